@@ -1,0 +1,151 @@
+//! Endpoints as the read path sees them, and the `EndpointSource` trait balancers read from.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::{Error, Instance};
+
+/// An endpoint built for one instance: the user's value (an HTTP client, a tower service,
+/// a URI...) and the instance it talks to.
+///
+/// Dereferences to the value, so `endpoint.call(..)` works on the value directly while
+/// [`instance`](Self::instance) stays at hand for logs, errors and zone-aware choices.
+#[derive(Clone)]
+pub struct Endpoint<E> {
+    instance: Instance,
+    inner: E,
+}
+
+impl<E> Endpoint<E> {
+    /// Pairs a value with the instance it was made for.
+    pub fn new(instance: impl Into<Instance>, inner: E) -> Self {
+        Self {
+            instance: instance.into(),
+            inner,
+        }
+    }
+
+    /// The instance this endpoint talks to.
+    pub fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// The value.
+    pub fn get_ref(&self) -> &E {
+        &self.inner
+    }
+
+    /// The value, giving up the instance.
+    pub fn into_inner(self) -> E {
+        self.inner
+    }
+
+    pub(crate) fn set_instance(&mut self, instance: Instance) {
+        self.instance = instance;
+    }
+}
+
+impl<E> Deref for Endpoint<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        &self.inner
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Endpoint<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("instance", &self.instance.id())
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+/// An immutable list of endpoints, shared by every reader. Cloning is one reference-count
+/// increment.
+pub struct Endpoints<E> {
+    items: Arc<[Endpoint<E>]>,
+}
+
+impl<E> Endpoints<E> {
+    /// Wraps `endpoints` in the order given.
+    pub fn new(endpoints: Vec<Endpoint<E>>) -> Self {
+        Self {
+            items: endpoints.into(),
+        }
+    }
+}
+
+impl<E> Clone for Endpoints<E> {
+    fn clone(&self) -> Self {
+        Self {
+            items: Arc::clone(&self.items),
+        }
+    }
+}
+
+impl<E> Deref for Endpoints<E> {
+    type Target = [Endpoint<E>];
+
+    fn deref(&self) -> &[Endpoint<E>] {
+        &self.items
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Endpoints<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.items.iter()).finish()
+    }
+}
+
+impl<E> FromIterator<Endpoint<E>> for Endpoints<E> {
+    fn from_iter<I: IntoIterator<Item = Endpoint<E>>>(iter: I) -> Self {
+        Self::new(iter.into_iter().collect())
+    }
+}
+
+/// Something that yields the current endpoints: an [`Endpointer`](crate::Endpointer), a
+/// [`FixedEndpointer`](crate::FixedEndpointer), or your own. Balancers read from it on
+/// every request.
+pub trait EndpointSource {
+    /// The user's endpoint value.
+    type Endpoint;
+
+    /// Runs `f` on the current endpoints, or on the error that stands in for them.
+    ///
+    /// This is the hot path: implementations must not block or allocate, and `f` gets a
+    /// borrow so that reading needs no reference-count traffic on the shared list.
+    fn with_endpoints<R>(
+        &self,
+        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
+    ) -> R;
+
+    /// The current endpoints, or the error that stands in for them.
+    fn endpoints(&self) -> Result<Endpoints<Self::Endpoint>, Error> {
+        self.with_endpoints(|r| r.cloned().map_err(Clone::clone))
+    }
+}
+
+impl<T: EndpointSource + ?Sized> EndpointSource for &T {
+    type Endpoint = T::Endpoint;
+
+    fn with_endpoints<R>(
+        &self,
+        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
+    ) -> R {
+        (**self).with_endpoints(f)
+    }
+}
+
+impl<T: EndpointSource + ?Sized> EndpointSource for Arc<T> {
+    type Endpoint = T::Endpoint;
+
+    fn with_endpoints<R>(
+        &self,
+        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
+    ) -> R {
+        (**self).with_endpoints(f)
+    }
+}
