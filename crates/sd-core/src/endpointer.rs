@@ -85,12 +85,7 @@ where
     where
         F: Factory<Endpoint = E>,
     {
-        Self::builder().build(instancer, factory)
-    }
-
-    /// Options for an endpointer.
-    pub fn builder() -> EndpointerBuilder {
-        EndpointerBuilder::default()
+        EndpointerBuilder::default().build(instancer, factory)
     }
 
     /// Stops the background task, unsubscribes from the instancer and closes every live
@@ -99,6 +94,14 @@ where
     /// [`Error::is_closed`] holds.
     pub fn close(&self) {
         self.handle.close();
+    }
+}
+
+impl Endpointer<()> {
+    /// Options for an endpointer. (Defined on `Endpointer<()>`, as hyper does for its
+    /// client builder, so callers need not name the endpoint type.)
+    pub fn builder() -> EndpointerBuilder {
+        EndpointerBuilder::default()
     }
 }
 

@@ -1,1 +1,41 @@
-//! x
+//! Load balancing over `sd-core` endpoints, and retry.
+//!
+//! A [`Balancer`] picks one endpoint per request from an [`EndpointSource`] (an
+//! `Endpointer` following discovery, or a fixed list): [`RoundRobin`] or [`Random`]. Picks
+//! take no lock and allocate nothing. [`retry`] and [`retry_with_callback`] make several
+//! attempts through a balancer within one deadline, with go-kit's semantics and typed
+//! errors.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sd_core::{BoxError, Endpointer, FixedInstancer, Instance};
+//! use sd_lb::{retry, RoundRobin};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let instancer = FixedInstancer::new(["10.0.0.1:80", "10.0.0.2:80"]);
+//! let endpointer = Endpointer::new(&instancer, |i: &Instance| {
+//!     Ok::<_, BoxError>(i.id().to_owned())
+//! })?;
+//! let retry = retry(3, Duration::from_secs(1), RoundRobin::new(endpointer));
+//! let reply = retry
+//!     .call(|addr| async move { Ok::<_, BoxError>(format!("hello from {}", *addr)) })
+//!     .await?;
+//! assert_eq!(reply, "hello from 10.0.0.1:80");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`EndpointSource`]: sd_core::EndpointSource
+
+mod balancer;
+mod error;
+mod random;
+pub mod retry;
+mod round_robin;
+
+pub use balancer::Balancer;
+pub use error::Error;
+pub use random::Random;
+pub use retry::{Decision, Retry, RetryError, retry, retry_with_callback};
+pub use round_robin::RoundRobin;

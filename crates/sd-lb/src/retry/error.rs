@@ -1,0 +1,133 @@
+//! `RetryError`: why a retried call gave up.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why [`Retry::call`](super::Retry::call) gave up.
+///
+/// It keeps every raw error, in order. Its message follows go-kit: the final error, then —
+/// when there was more than one attempt — `(previously: e1; e2)` listing the earlier ones.
+pub struct RetryError<E> {
+    raw_errors: Vec<E>,
+    reason: Reason<E>,
+}
+
+enum Reason<E> {
+    /// The callback (or the attempt limit) stopped; `Some` when it replaced the error.
+    Stopped { replacement: Option<E> },
+    /// The overall deadline passed; the attempt in flight, if any, was cancelled.
+    Deadline { timeout: Duration },
+}
+
+impl<E> RetryError<E> {
+    pub(super) fn stopped(raw_errors: Vec<E>, replacement: Option<E>) -> Self {
+        Self {
+            raw_errors,
+            reason: Reason::Stopped { replacement },
+        }
+    }
+
+    pub(super) fn deadline(raw_errors: Vec<E>, timeout: Duration) -> Self {
+        Self {
+            raw_errors,
+            reason: Reason::Deadline { timeout },
+        }
+    }
+
+    /// Every attempt's error, in order, as the attempts returned them.
+    pub fn raw_errors(&self) -> &[E] {
+        &self.raw_errors
+    }
+
+    /// The error the call ended with: the callback's replacement if it gave one, else the
+    /// last attempt's error. `None` when the deadline ended the call.
+    pub fn final_error(&self) -> Option<&E> {
+        match &self.reason {
+            Reason::Stopped {
+                replacement: Some(e),
+            } => Some(e),
+            Reason::Stopped { replacement: None } => self.raw_errors.last(),
+            Reason::Deadline { .. } => None,
+        }
+    }
+
+    /// Consumes the error, returning [`final_error`](Self::final_error) by value.
+    pub fn into_final_error(mut self) -> Option<E> {
+        match self.reason {
+            Reason::Stopped {
+                replacement: Some(e),
+            } => Some(e),
+            Reason::Stopped { replacement: None } => self.raw_errors.pop(),
+            Reason::Deadline { .. } => None,
+        }
+    }
+
+    /// True when the overall deadline ended the call.
+    pub fn is_deadline(&self) -> bool {
+        matches!(self.reason, Reason::Deadline { .. })
+    }
+
+    /// The overall timeout, when it is what ended the call.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self.reason {
+            Reason::Deadline { timeout } => Some(timeout),
+            Reason::Stopped { .. } => None,
+        }
+    }
+
+    /// The number of attempts made (including one cut off by the deadline only if it had
+    /// already failed).
+    pub fn attempts(&self) -> usize {
+        self.raw_errors.len()
+    }
+}
+
+fn previously<E: fmt::Display>(f: &mut fmt::Formatter<'_>, errors: &[E]) -> fmt::Result {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    f.write_str(" (previously: ")?;
+    for (n, e) in errors.iter().enumerate() {
+        if n > 0 {
+            f.write_str("; ")?;
+        }
+        write!(f, "{e}")?;
+    }
+    f.write_str(")")
+}
+
+impl<E: fmt::Display> fmt::Display for RetryError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            Reason::Stopped { .. } => {
+                if let Some(last) = self.final_error() {
+                    write!(f, "{last}")?;
+                }
+                // go-kit lists every raw error but the last, even when it was replaced.
+                let earlier = self.raw_errors.len().saturating_sub(1);
+                previously(f, &self.raw_errors[..earlier])
+            }
+            Reason::Deadline { timeout } => {
+                write!(f, "retry deadline of {timeout:?} exceeded")?;
+                previously(f, &self.raw_errors)
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RetryError");
+        d.field("raw_errors", &self.raw_errors);
+        match &self.reason {
+            Reason::Stopped { replacement } => d.field("replacement", replacement),
+            Reason::Deadline { timeout } => d.field("deadline", timeout),
+        };
+        d.finish()
+    }
+}
+
+/// Bounded on `Display` rather than `Error` so that `RetryError<BoxError>` (the tower
+/// convention, and `BoxError` is not itself an `Error`) works with `?`. The message
+/// already carries every error, so there is no separate source.
+impl<E: fmt::Debug + fmt::Display> std::error::Error for RetryError<E> {}
