@@ -76,6 +76,12 @@ impl<E> Endpoints<E> {
             items: endpoints.into(),
         }
     }
+
+    /// True when both are the same published list (not merely equal contents): a cheap
+    /// way for a reader to tell whether anything was published since its last look.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.items, &b.items)
+    }
 }
 
 impl<E> Clone for Endpoints<E> {

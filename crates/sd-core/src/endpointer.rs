@@ -203,9 +203,7 @@ impl<E> fmt::Debug for Endpointer<E> {
             Snapshot::Ready(eps) => d.field("endpoints", &eps.len()),
             Snapshot::Stale {
                 endpoints, error, ..
-            } => d
-                .field("endpoints", &endpoints.len())
-                .field("error", error),
+            } => d.field("endpoints", &endpoints.len()).field("error", error),
             Snapshot::Failed(error) => d.field("error", error),
         };
         d.finish()

@@ -40,7 +40,9 @@ impl Instances {
 
     /// The empty set.
     pub fn empty() -> Self {
-        Self { items: Arc::new([]) }
+        Self {
+            items: Arc::new([]),
+        }
     }
 
     /// The identities, in order.

@@ -24,6 +24,9 @@
 //! # }
 //! ```
 
+// Library code handles every failure; tests and benches may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod cache;
 mod endpoint;
 mod endpointer;

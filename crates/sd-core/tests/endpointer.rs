@@ -70,13 +70,25 @@ async fn gokit_invalidation_with_the_tokio_clock() {
     assert_eq!(ids(&endpointer).unwrap(), ["a"], "+0 ms keeps the endpoint");
 
     tokio::time::advance(Duration::from_millis(50)).await;
-    assert_eq!(ids(&endpointer).unwrap(), ["a"], "+50 ms keeps the endpoint");
+    assert_eq!(
+        ids(&endpointer).unwrap(),
+        ["a"],
+        "+50 ms keeps the endpoint"
+    );
 
     tokio::time::advance(Duration::from_millis(100)).await;
     let err = ids(&endpointer).unwrap_err();
-    assert_eq!(err.to_string(), "first", "+150 ms fails with the first error");
+    assert_eq!(
+        err.to_string(),
+        "first",
+        "+150 ms fails with the first error"
+    );
     settle().await;
-    assert_eq!(closed.list(), ["a"], "the endpoint was closed at the deadline");
+    assert_eq!(
+        closed.list(),
+        ["a"],
+        "the endpoint was closed at the deadline"
+    );
 
     cache.update(Error::discovery("second"));
     settle().await;
@@ -114,7 +126,11 @@ async fn close_is_idempotent_closes_live_endpoints_and_unsubscribes() {
     cache.update(Instances::new(["c"]));
     settle().await;
     assert_eq!(cache.subscriber_count(), 0, "the task is gone");
-    assert_eq!(closed.list(), ["a", "b"], "nothing built or closed after close");
+    assert_eq!(
+        closed.list(),
+        ["a", "b"],
+        "nothing built or closed after close"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! A [`Balancer`] picks one endpoint per request from an [`EndpointSource`] (an
 //! `Endpointer` following discovery, or a fixed list): [`RoundRobin`] or [`Random`]. Picks
-//! take no lock and allocate nothing. [`retry`] and [`retry_with_callback`] make several
+//! take no lock and allocate nothing. [`retry()`] and [`retry_with_callback`] make several
 //! attempts through a balancer within one deadline, with go-kit's semantics and typed
 //! errors.
 //!
@@ -28,6 +28,9 @@
 //!
 //! [`EndpointSource`]: sd_core::EndpointSource
 
+// Library code handles every failure; tests and benches may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod balancer;
 mod error;
 mod random;
@@ -39,3 +42,8 @@ pub use error::Error;
 pub use random::Random;
 pub use retry::{Decision, Retry, RetryError, retry, retry_with_callback};
 pub use round_robin::RoundRobin;
+
+/// Compiles the README's Rust snippets as doctests, so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

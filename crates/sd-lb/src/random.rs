@@ -11,7 +11,7 @@ use crate::{Balancer, Error};
 /// Picks an endpoint uniformly at random.
 ///
 /// Safe to share between threads without a lock, and seedable so tests can be
-/// reproducible. The generator is SplitMix64 over an atomic counter: each pick is one
+/// reproducible. The generator is `SplitMix64` over an atomic counter: each pick is one
 /// `fetch_add` plus a few arithmetic steps, so concurrent picks never wait for each
 /// other (a `Mutex<StdRng>` would serialize them, and a thread-local generator could not
 /// be seeded per balancer).
@@ -30,7 +30,7 @@ pub struct Random<S> {
     state: AtomicU64,
 }
 
-/// SplitMix64's increment: an odd constant near 2^64 / φ, so successive states are well
+/// `SplitMix64`'s increment: an odd constant near 2^64 / φ, so successive states are well
 /// spread before mixing.
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 

@@ -78,7 +78,10 @@ fn random_is_reproducible_by_seed() {
     let seq = |r: &Random<_>| (0..50).map(|_| *r.endpoint().unwrap()).collect::<Vec<_>>();
     let first = seq(&a);
     assert_eq!(first, seq(&b));
-    assert!(first.iter().any(|&i| i != first[0]), "not constant: {first:?}");
+    assert!(
+        first.iter().any(|&i| i != first[0]),
+        "not constant: {first:?}"
+    );
 }
 
 #[test]
@@ -108,8 +111,18 @@ fn random_is_safe_and_uniform_across_threads() {
 #[test]
 fn empty_sources_fail_with_no_endpoints() {
     let empty: FixedEndpointer<usize> = FixedEndpointer::new(Vec::<(&str, usize)>::new());
-    assert!(RoundRobin::new(&empty).endpoint().unwrap_err().is_no_endpoints());
-    assert!(Random::new(&empty).endpoint().unwrap_err().is_no_endpoints());
+    assert!(
+        RoundRobin::new(&empty)
+            .endpoint()
+            .unwrap_err()
+            .is_no_endpoints()
+    );
+    assert!(
+        Random::new(&empty)
+            .endpoint()
+            .unwrap_err()
+            .is_no_endpoints()
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -20,12 +20,12 @@ fn replicas(n: usize) -> FixedEndpointer<usize> {
     FixedEndpointer::new((0..n).map(|i| (format!("10.0.0.{i}:80"), i)))
 }
 
-async fn answer(i: usize, ok: &[usize]) -> Result<usize, TestError> {
-    if ok.contains(&i) {
+fn answer(i: usize, ok: &[usize]) -> std::future::Ready<Result<usize, TestError>> {
+    std::future::ready(if ok.contains(&i) {
         Ok(i)
     } else {
         Err(TestError::Call(format!("fail {i}")))
-    }
+    })
 }
 
 #[tokio::test]
@@ -104,7 +104,10 @@ async fn deadline_is_typed_and_cancels_the_attempt_in_flight() {
         err.to_string(),
         "retry deadline of 100ms exceeded (previously: fail 0)"
     );
-    assert!(cancelled.load(Ordering::SeqCst), "the blocked attempt was dropped");
+    assert!(
+        cancelled.load(Ordering::SeqCst),
+        "the blocked attempt was dropped"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -259,12 +259,19 @@ mod tests {
         let now = Instant::now();
 
         run(cache.update(set(&["a", "b"]), now));
-        assert_eq!(ids(&cache.snapshot(), now), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            ids(&cache.snapshot(), now),
+            Ok(vec!["a".into(), "b".into()])
+        );
         assert_eq!(log.built(), 2);
 
         run(cache.update(set(&["a", "b"]), now));
         assert!(log.closed().is_empty(), "the same update closes nothing");
-        assert_eq!(log.built(), 2, "the factory is not called for known instances");
+        assert_eq!(
+            log.built(),
+            2,
+            "the factory is not called for known instances"
+        );
 
         run(cache.update(Event::Error(Error::discovery("boom")), now));
         assert_eq!(
@@ -387,7 +394,8 @@ mod tests {
         let log = Log::default();
         let mut cache = EndpointCache::new(log.factory(), None);
         let now = Instant::now();
-        let zoned = |z: &str| Event::Instances(Instances::new([Instance::builder("a").zone(z).build()]));
+        let zoned =
+            |z: &str| Event::Instances(Instances::new([Instance::builder("a").zone(z).build()]));
         run(cache.update(zoned("z1"), now));
         run(cache.update(zoned("z2"), now));
         assert_eq!(log.built(), 1);
