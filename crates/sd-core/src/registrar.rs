@@ -9,9 +9,11 @@ use std::future::Future;
 /// [`deregister`](Self::deregister). Registering twice is a no-op; deregistering before
 /// registering does nothing.
 ///
+/// A registrar for a local registry, driving an endpointer that follows it:
+///
 /// ```
 /// use std::sync::Mutex;
-/// use sd_core::{InstanceCache, Instances, Registrar};
+/// use sd_core::{BoxError, EndpointSource, Endpointer, Instance, InstanceCache, Instances, Registrar};
 ///
 /// /// Registers one address into a local cache that endpointers can follow.
 /// struct Local<'a> { cache: &'a InstanceCache, me: &'static str, up: Mutex<bool> }
@@ -19,8 +21,11 @@ use std::future::Future;
 /// impl Registrar for Local<'_> {
 ///     type Error = std::convert::Infallible;
 ///     async fn register(&self) -> Result<(), Self::Error> {
-///         *self.up.lock().unwrap() = true;
-///         self.cache.update(Instances::new([self.me]));
+///         let mut up = self.up.lock().unwrap();
+///         if !*up {
+///             *up = true;
+///             self.cache.update(Instances::new([self.me]));
+///         }
 ///         Ok(())
 ///     }
 ///     async fn deregister(&self) -> Result<(), Self::Error> {
@@ -30,6 +35,24 @@ use std::future::Future;
 ///         Ok(())
 ///     }
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = InstanceCache::new();
+/// let registrar = Local { cache: &cache, me: "10.0.0.7:80", up: Mutex::new(false) };
+/// let endpointer = Endpointer::new(&cache, |i: &Instance| Ok::<_, BoxError>(i.id().to_owned()))?;
+///
+/// registrar.deregister().await?; // before register: nothing happens
+/// registrar.register().await?;
+/// registrar.register().await?; // twice: a no-op
+/// tokio::task::yield_now().await;
+/// assert_eq!(endpointer.endpoints()?.len(), 1);
+///
+/// registrar.deregister().await?;
+/// tokio::task::yield_now().await;
+/// assert!(endpointer.endpoints()?.is_empty());
+/// # Ok(())
+/// # }
 /// ```
 pub trait Registrar {
     /// Why registering or deregistering failed.
