@@ -11,38 +11,56 @@ use crate::{Error, Instance};
 ///
 /// Dereferences to the value, so `endpoint.call(..)` works on the value directly while
 /// [`instance`](Self::instance) stays at hand for logs, errors and zone-aware choices.
-#[derive(Clone)]
+///
+/// Cloning is one reference-count increment whatever the value is, which keeps a balancer
+/// pick cheap and means the value need not be `Clone` at all.
 pub struct Endpoint<E> {
+    entry: Arc<Entry<E>>,
+}
+
+struct Entry<E> {
     instance: Instance,
-    inner: E,
+    /// Shared separately so that an instance whose attributes change keeps its value.
+    value: Arc<E>,
 }
 
 impl<E> Endpoint<E> {
     /// Pairs a value with the instance it was made for.
-    pub fn new(instance: impl Into<Instance>, inner: E) -> Self {
+    pub fn new(instance: impl Into<Instance>, value: E) -> Self {
         Self {
-            instance: instance.into(),
-            inner,
+            entry: Arc::new(Entry {
+                instance: instance.into(),
+                value: Arc::new(value),
+            }),
         }
     }
 
     /// The instance this endpoint talks to.
     pub fn instance(&self) -> &Instance {
-        &self.instance
+        &self.entry.instance
     }
 
     /// The value.
     pub fn get_ref(&self) -> &E {
-        &self.inner
+        &self.entry.value
     }
 
-    /// The value, giving up the instance.
-    pub fn into_inner(self) -> E {
-        self.inner
+    /// The same value, for an instance with the same identity and new attributes.
+    pub(crate) fn with_instance(&self, instance: Instance) -> Self {
+        Self {
+            entry: Arc::new(Entry {
+                instance,
+                value: Arc::clone(&self.entry.value),
+            }),
+        }
     }
+}
 
-    pub(crate) fn set_instance(&mut self, instance: Instance) {
-        self.instance = instance;
+impl<E> Clone for Endpoint<E> {
+    fn clone(&self) -> Self {
+        Self {
+            entry: Arc::clone(&self.entry),
+        }
     }
 }
 
@@ -50,15 +68,15 @@ impl<E> Deref for Endpoint<E> {
     type Target = E;
 
     fn deref(&self) -> &E {
-        &self.inner
+        &self.entry.value
     }
 }
 
 impl<E: fmt::Debug> fmt::Debug for Endpoint<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint")
-            .field("instance", &self.instance.id())
-            .field("inner", &self.inner)
+            .field("instance", &self.instance().id())
+            .field("value", self.get_ref())
             .finish()
     }
 }

@@ -28,8 +28,8 @@ use crate::{EndpointSource, Endpoints, Error, Instancer, Subscription};
 ///
 /// [`endpoints`](EndpointSource::endpoints) is lock-free and allocation-free: a background
 /// task does all the work and publishes each new list with an atomic pointer swap. The
-/// task belongs to the endpointer: [`close`](Self::close) or dropping the last clone stops
-/// it, unsubscribes, and closes every live endpoint, synchronously.
+/// task belongs to the endpointer: [`close`](Self::close), or dropping the last clone,
+/// closes every live endpoint at once and stops the task, which unsubscribes as it ends.
 ///
 /// Times come from [`tokio::time`], so a test can drive invalidation with
 /// `tokio::time::pause` and `advance`.
@@ -76,7 +76,7 @@ struct Core<E> {
 
 impl<E> Endpointer<E>
 where
-    E: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
 {
     /// An endpointer with default options; see [`builder`](Self::builder).
     ///
@@ -88,8 +88,8 @@ where
         EndpointerBuilder::default().build(instancer, factory)
     }
 
-    /// Stops the background task, unsubscribes from the instancer and closes every live
-    /// endpoint before returning. Later calls do nothing; afterwards
+    /// Closes every live endpoint before returning, and stops the background task, which
+    /// unsubscribes from the instancer as it ends. Later calls do nothing; afterwards
     /// [`endpoints`](EndpointSource::endpoints) fails with an error for which
     /// [`Error::is_closed`] holds.
     pub fn close(&self) {
@@ -141,7 +141,7 @@ impl<E> Core<E> {
     /// no lock held (a hook may call back into the endpointer).
     fn apply(&self, step: impl FnOnce(&mut EndpointCache<E>) -> Closers)
     where
-        E: Clone + 'static,
+        E: 'static,
     {
         let closers = {
             let mut cache = self.lock();
@@ -163,7 +163,7 @@ impl<E> Core<E> {
     }
 }
 
-async fn drive<E: Clone + 'static>(
+async fn drive<E: 'static>(
     core: Arc<Core<E>>,
     mut subscription: Subscription,
     mut stop: oneshot::Receiver<()>,
@@ -236,7 +236,7 @@ impl EndpointerBuilder {
         factory: F,
     ) -> Result<Endpointer<E>, Error>
     where
-        E: Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
         F: Factory<Endpoint = E>,
     {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::no_runtime())?;

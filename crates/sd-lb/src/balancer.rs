@@ -36,7 +36,7 @@ impl<T: Balancer + ?Sized> Balancer for Arc<T> {
 
 /// The part every balancer shares: read the source, turn its failure or emptiness into
 /// an [`Error`], let `choose` pick an index in `0..len`, and clone that endpoint.
-pub(crate) fn pick<E: Clone>(
+pub(crate) fn pick<E>(
     endpoints: Result<&Endpoints<E>, &sd_core::Error>,
     choose: impl FnOnce(usize) -> usize,
 ) -> Result<Endpoint<E>, Error> {

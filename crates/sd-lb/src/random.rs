@@ -75,7 +75,6 @@ fn below(random: u64, len: usize) -> usize {
 impl<S> Balancer for Random<S>
 where
     S: EndpointSource,
-    S::Endpoint: Clone,
 {
     type Endpoint = S::Endpoint;
 

@@ -128,7 +128,6 @@ impl<B, C> Retry<B, C> {
     pub async fn call<T, E, F, Fut>(&self, mut attempt: F) -> Result<T, RetryError<E>>
     where
         B: Balancer,
-        B::Endpoint: Clone,
         C: Callback<E>,
         E: From<crate::Error>,
         F: FnMut(Endpoint<B::Endpoint>) -> Fut,
@@ -158,7 +157,6 @@ impl<B, C> Retry<B, C> {
     ) -> Result<T, Option<E>>
     where
         B: Balancer,
-        B::Endpoint: Clone,
         C: Callback<E>,
         E: From<crate::Error>,
         F: FnMut(Endpoint<B::Endpoint>) -> Fut,

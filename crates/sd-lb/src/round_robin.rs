@@ -43,7 +43,6 @@ impl<S> RoundRobin<S> {
 impl<S> Balancer for RoundRobin<S>
 where
     S: EndpointSource,
-    S::Endpoint: Clone,
 {
     type Endpoint = S::Endpoint;
 

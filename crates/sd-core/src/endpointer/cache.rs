@@ -97,7 +97,7 @@ impl<E> EndpointCache<E> {
     }
 }
 
-impl<E: Clone + 'static> EndpointCache<E> {
+impl<E: 'static> EndpointCache<E> {
     pub(crate) fn update(&mut self, event: Event, now: Instant) -> Closers {
         if self.closed {
             return Vec::new();
@@ -133,9 +133,9 @@ impl<E: Clone + 'static> EndpointCache<E> {
             let live = match self.live.remove(instance.id()) {
                 Some(mut live) => {
                     if live.endpoint.instance() != instance {
-                        // Same identity, new attributes: keep the endpoint, refresh what
+                        // Same identity, new attributes: keep the value, refresh what
                         // balancers see.
-                        live.endpoint.set_instance(instance.clone());
+                        live.endpoint = live.endpoint.with_instance(instance.clone());
                     }
                     live
                 }
