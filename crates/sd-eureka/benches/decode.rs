@@ -1,0 +1,2 @@
+//! Decode benchmarks (written next).
+fn main() {}
