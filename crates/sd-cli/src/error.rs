@@ -1,0 +1,48 @@
+//! The ways a command can fail. `main` prints each as a single `error:` line.
+
+use std::fmt;
+use std::io;
+
+use sd_eureka::{DecodeError, EncodeError};
+
+/// Why a command failed. Each variant names the input it was working on, so the message
+/// stands on its own.
+#[derive(Debug)]
+pub(crate) enum Error {
+    /// The input could not be read.
+    Read { input: String, source: io::Error },
+    /// The input is not a Eureka document.
+    Decode { input: String, source: DecodeError },
+    /// A decoded document could not be written back out.
+    Encode { input: String, source: EncodeError },
+    /// Standard output failed.
+    Write(io::Error),
+}
+
+impl Error {
+    /// True when standard output was closed by its reader.
+    pub(crate) fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Write(error) if error.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Read { input, source } => write!(f, "cannot read {input}: {source}"),
+            Error::Decode { input, source } => write!(f, "cannot decode {input}: {source}"),
+            Error::Encode { input, source } => write!(f, "cannot encode {input}: {source}"),
+            Error::Write(source) => write!(f, "cannot write the output: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Read { source, .. } | Error::Write(source) => Some(source),
+            Error::Decode { source, .. } => Some(source),
+            Error::Encode { source, .. } => Some(source),
+        }
+    }
+}
