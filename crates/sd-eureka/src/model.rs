@@ -143,10 +143,16 @@ impl Port {
 #[serde(rename_all = "camelCase")]
 pub struct LeaseInfo {
     /// How often the instance renews its lease (default 30).
-    #[serde(default = "default_renewal", deserialize_with = "lenient::u32_or")]
+    #[serde(
+        default = "default_renewal",
+        deserialize_with = "lenient::renewal_secs"
+    )]
     pub renewal_interval_in_secs: u32,
     /// How long the server keeps the lease without a renewal (default 90).
-    #[serde(default = "default_duration", deserialize_with = "lenient::u32_or")]
+    #[serde(
+        default = "default_duration",
+        deserialize_with = "lenient::duration_secs"
+    )]
     pub duration_in_secs: u32,
     /// When the instance registered.
     #[serde(default, deserialize_with = "lenient::i64_or_zero")]
@@ -162,11 +168,11 @@ pub struct LeaseInfo {
     pub service_up_timestamp: i64,
 }
 
-fn default_renewal() -> u32 {
+pub(crate) fn default_renewal() -> u32 {
     30
 }
 
-fn default_duration() -> u32 {
+pub(crate) fn default_duration() -> u32 {
     90
 }
 

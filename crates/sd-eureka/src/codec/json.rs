@@ -21,6 +21,7 @@ enum Root {
 }
 
 pub(super) fn decode(bytes: &[u8]) -> Result<Document, DecodeError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // One UTF-8 check of the whole input is far cheaper than serde_json's check of every
     // string (8–9% of a large decode); from_str then trusts the input.
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -34,26 +35,29 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Document, DecodeError> {
             Root::Instance(instance) => Document::Instance(instance),
         }),
         // Errors are rare: decode again, tracking the path, only to say where it failed.
-        Err(error) => Err(explain(bytes, &error)),
+        Err(error) => Err(explain(text, &error)),
     }
 }
 
-fn explain(bytes: &[u8], error: &serde_json::Error) -> DecodeError {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+fn explain(text: &str, error: &serde_json::Error) -> DecodeError {
+    let mut de = serde_json::Deserializer::from_str(text);
     let path = match serde_path_to_error::deserialize::<_, Root>(&mut de) {
         Err(tracked) => tracked.path().to_string(),
         Ok(_) => String::new(),
     };
     // serde_json appends " at line L column C"; the position is reported separately.
-    let text = error.to_string();
-    let message = text
+    let rendered = error.to_string();
+    let message = rendered
         .rsplit_once(" at line ")
-        .map_or(text.as_str(), |(m, _)| m)
+        .map_or(rendered.as_str(), |(m, _)| m)
         .to_owned();
-    let decode_error = if error.is_syntax() || error.is_eof() {
-        DecodeError::syntax(Format::Json, message)
-    } else {
+    // serde_json files some shape errors ("{}" for an enum) under syntax; what matters to
+    // a caller is whether the input is JSON at all.
+    let well_formed = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    let decode_error = if well_formed {
         DecodeError::invalid(Format::Json, message)
+    } else {
+        DecodeError::syntax(Format::Json, message)
     };
     decode_error.in_field(path).at(error.line(), error.column())
 }

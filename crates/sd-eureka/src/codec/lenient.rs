@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{ActionType, Metadata, Port, Status};
+use crate::model::{self, ActionType, Metadata, Port, Status};
 
 /// A scalar of any JSON type, borrowed where the input allows.
 enum Scalar<'a> {
@@ -79,6 +79,10 @@ impl Scalar<'_> {
             Scalar::Str(s) => Some(s.into_owned()),
             Scalar::I64(n) => Some(n.to_string()),
             Scalar::U64(n) => Some(n.to_string()),
+            // Keep a whole float looking like one, as Java prints it ("1.0", not "1").
+            Scalar::F64(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 => {
+                Some(format!("{n:.1}"))
+            }
             Scalar::F64(n) => Some(n.to_string()),
             Scalar::Bool(b) => Some(b.to_string()),
             Scalar::Null | Scalar::Compound => None,
@@ -160,11 +164,22 @@ pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D:
     Scalar::deserialize(d)?.into_i64()
 }
 
-/// A small count of seconds; null keeps the field's default by reading as 0 only when
-/// present. (Lease fields: `renewalIntervalInSecs`, `durationInSecs`.)
-pub(crate) fn u32_or<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = Scalar::deserialize(d)?.into_i64()?.unwrap_or(0);
-    u32::try_from(n).map_err(|_| de::Error::custom(format!("{n} is not a valid number of seconds")))
+/// `renewalIntervalInSecs`; null keeps the default of 30, as the Java client does.
+pub(crate) fn renewal_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    seconds_or(d, model::default_renewal())
+}
+
+/// `durationInSecs`; null keeps the default of 90.
+pub(crate) fn duration_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    seconds_or(d, model::default_duration())
+}
+
+fn seconds_or<'de, D: Deserializer<'de>>(d: D, default: u32) -> Result<u32, D::Error> {
+    match Scalar::deserialize(d)?.into_i64()? {
+        None => Ok(default),
+        Some(n) => u32::try_from(n)
+            .map_err(|_| de::Error::custom(format!("{n} is not a valid number of seconds"))),
+    }
 }
 
 /// The legacy country id; null is 1.
@@ -212,7 +227,7 @@ impl<'de> Visitor<'de> for PortVisitor {
                     enabled = match map.next_value::<Scalar<'de>>()? {
                         Scalar::Bool(b) => b,
                         Scalar::Str(s) => parse_bool(&s),
-                        _ => true,
+                        _ => self.enabled_by_default,
                     }
                 }
                 _ => {

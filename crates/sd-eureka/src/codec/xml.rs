@@ -27,6 +27,10 @@ pub(super) fn decode(input: &[u8]) -> Result<Document> {
         "applications" => Document::Applications(x.applications(empty)?),
         "application" => Document::Application(x.application(empty)?),
         "instance" => Document::Instance(Box::new(x.instance(empty)?)),
+        // quick-xml's tokenizer is lax about names: `<<<>` arrives as an element `<<`.
+        other if !is_xml_name(other) => {
+            return Err(x.malformed("the root element's name is not a valid XML name"));
+        }
         other => {
             let name = other.to_owned();
             return Err(x.invalid(format!(
@@ -71,6 +75,14 @@ impl<'a> XmlDecoder<'a> {
             .at_offset(self.input, offset)
     }
 
+    /// Not well-formed XML, found by this decoder rather than by quick-xml.
+    fn malformed(&self, message: &str) -> DecodeError {
+        let offset = usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX);
+        DecodeError::syntax(Format::Xml, message)
+            .in_field(self.path.join("."))
+            .at_offset(self.input, offset)
+    }
+
     fn eof(&self) -> DecodeError {
         let offset = self.input.len();
         DecodeError::syntax(Format::Xml, "unexpected end of document (truncated?)")
@@ -87,7 +99,7 @@ impl<'a> XmlDecoder<'a> {
                 Event::Text(t) if t.trim().is_empty() => {}
                 Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
                 Event::Eof => return Err(DecodeError::empty(Format::Xml)),
-                _ => return Err(self.invalid("text before the root element")),
+                _ => return Err(self.malformed("text before the root element")),
             }
         }
     }
@@ -99,7 +111,7 @@ impl<'a> XmlDecoder<'a> {
                 Event::Eof => return Ok(()),
                 Event::Text(t) if t.trim().is_empty() => {}
                 Event::Comment(_) | Event::PI(_) => {}
-                _ => return Err(self.invalid("content after the root element")),
+                _ => return Err(self.malformed("content after the root element")),
             }
         }
     }
@@ -184,6 +196,11 @@ impl<'a> XmlDecoder<'a> {
     }
 
     fn int(&mut self, empty: bool, field: &'static str) -> Result<i64> {
+        self.number(empty, field)
+    }
+
+    /// An integer element that must fit `T`; empty text is 0. Errors name the field.
+    fn number<T: TryFrom<i64>>(&mut self, empty: bool, field: &'static str) -> Result<T> {
         self.path.push(field);
         let text = self.text(empty)?;
         let n = if text.is_empty() {
@@ -192,13 +209,11 @@ impl<'a> XmlDecoder<'a> {
             text.parse()
                 .map_err(|_| self.invalid(format!("expected an integer, found {text:?}")))
         };
+        let n = n.and_then(|n| {
+            T::try_from(n).map_err(|_| self.invalid(format!("{field} {n} is out of range")))
+        });
         self.path.pop();
         n
-    }
-
-    fn bounded<T: TryFrom<i64>>(&mut self, empty: bool, field: &'static str) -> Result<T> {
-        let n = self.int(empty, field)?;
-        T::try_from(n).map_err(|_| self.invalid(format!("{field} {n} is out of range")))
     }
 
     fn attribute(&self, start: &BytesStart<'a>, name: &str) -> Result<Option<String>> {
@@ -263,7 +278,7 @@ impl<'a> XmlDecoder<'a> {
                     }
                     "port" => i.port = self.port(&e, empty, "port", true)?,
                     "securePort" => i.secure_port = self.port(&e, empty, "securePort", false)?,
-                    "countryId" => i.country_id = self.bounded(empty, "countryId")?,
+                    "countryId" => i.country_id = self.number(empty, "countryId")?,
                     "dataCenterInfo" => i.data_center_info = self.data_center(&e, empty)?,
                     "leaseInfo" => i.lease_info = Some(self.lease(empty)?),
                     "metadata" => i.metadata = self.metadata(empty, "metadata")?,
@@ -305,7 +320,7 @@ impl<'a> XmlDecoder<'a> {
         let enabled = self
             .attribute(start, "enabled")?
             .map_or(enabled_by_default, |v| super::lenient::parse_bool(&v));
-        let port = self.bounded(empty, field)?;
+        let port = self.number(empty, field)?;
         Ok(Port { port, enabled })
     }
 
@@ -336,10 +351,10 @@ impl<'a> XmlDecoder<'a> {
                 match e.local_name().as_ref() {
                     "renewalIntervalInSecs" => {
                         lease.renewal_interval_in_secs =
-                            self.bounded(empty, "renewalIntervalInSecs")?;
+                            self.number(empty, "renewalIntervalInSecs")?;
                     }
                     "durationInSecs" => {
-                        lease.duration_in_secs = self.bounded(empty, "durationInSecs")?;
+                        lease.duration_in_secs = self.number(empty, "durationInSecs")?;
                     }
                     "registrationTimestamp" => {
                         lease.registration_timestamp = self.int(empty, "registrationTimestamp")?;
