@@ -5,12 +5,27 @@
 //! * `deny` — installs cargo-deny when missing and checks bans, licenses and sources
 //!   (advisories need a database these machines cannot fetch).
 //! * `bench [ARGS..]` — the criterion benches of every crate; figures go in BENCHMARKS.md.
+//! * `fuzz [TARGET] [-- LIBFUZZER ARGS..]` — installs cargo-fuzz when missing and fuzzes
+//!   the sd-eureka decoders (the project in `fuzz/`): TARGET, else every target in turn,
+//!   each for 60 seconds unless the libFuzzer arguments bound the run. Works with the
+//!   stable toolchain (see [`fuzz`]); crashes are saved under `fuzz/artifacts/TARGET/`.
 
 use std::env;
+use std::fmt::Write as _;
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 /// The README's test command; CI runs exactly this.
 const TEST_COMMAND: &[&str] = &["test", "--workspace"];
+
+/// The targets in `fuzz/fuzz_targets`, fuzzed in this order when none is named.
+const FUZZ_TARGETS: &[&str] = &["decode_json", "decode_xml", "decode_any"];
+
+/// The bound each target runs with when the libFuzzer arguments set none.
+const FUZZ_TIME: &str = "-max_total_time=60";
+
+/// libFuzzer options that end a run by themselves.
+const FUZZ_BOUNDS: &[&str] = &["-max_total_time=", "-runs="];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -18,8 +33,13 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("deny") => deny(),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | deny | bench [criterion args]>");
+            eprintln!(
+                "usage: cargo xtask <ci | deny | bench [criterion args] \
+                 | fuzz [{}] [-- libfuzzer args]>",
+                FUZZ_TARGETS.join(" | ")
+            );
             return ExitCode::from(2);
         }
     };
@@ -53,14 +73,21 @@ fn ci() -> Result<(), String> {
 }
 
 fn deny() -> Result<(), String> {
+    install_if_missing("deny", "cargo-deny")?;
+    cargo(&["deny", "check", "bans", "licenses", "sources"], &[])
+}
+
+/// Installs `package` from crates.io unless `cargo <subcommand>` already runs.
+fn install_if_missing(subcommand: &str, package: &str) -> Result<(), String> {
     let installed = Command::new("cargo")
-        .args(["deny", "--version"])
+        .args([subcommand, "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !installed {
-        cargo(&["install", "--locked", "cargo-deny"], &[])?;
+    if installed {
+        Ok(())
+    } else {
+        cargo(&["install", "--locked", package], &[])
     }
-    cargo(&["deny", "check", "bans", "licenses", "sources"], &[])
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
@@ -69,8 +96,68 @@ fn bench(extra: &[String]) -> Result<(), String> {
     cargo(&args, &[])
 }
 
+/// Fuzzes TARGET, or every target, with cargo-fuzz on the stable toolchain.
+///
+/// cargo-fuzz asks for nightly only for its sanitizers (`-Zsanitizer`): with
+/// `--sanitizer none` every flag it passes (`-Cpasses=sancov-module`, `-Cllvm-args=...`)
+/// is stable. sd-eureka forbids unsafe code, so the address sanitizer would add little
+/// but would cut the executions per second several-fold. `RUSTC_BOOTSTRAP=1`, set for
+/// this command only (its build lives apart, in `fuzz/target`), lets stable accept the
+/// `-Z` flags a newer cargo-fuzz may pass.
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let (named, libfuzzer) = match args.iter().position(|a| a == "--") {
+        Some(dash) => (&args[..dash], &args[dash + 1..]),
+        None => (args, &[][..]),
+    };
+    let targets: Vec<&str> = match named {
+        [] => FUZZ_TARGETS.to_vec(),
+        [target] if FUZZ_TARGETS.contains(&target.as_str()) => vec![target.as_str()],
+        _ => {
+            return Err(format!(
+                "fuzz takes one target of {} (got {named:?}), then `--` and libFuzzer arguments",
+                FUZZ_TARGETS.join(", ")
+            ));
+        }
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask is not inside the workspace")?;
+    let fuzz_dir = root.join("fuzz");
+    let fuzz_dir = fuzz_dir
+        .to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", fuzz_dir.display()))?;
+    let mut libfuzzer: Vec<&str> = libfuzzer.iter().map(String::as_str).collect();
+    if !libfuzzer
+        .iter()
+        .any(|a| FUZZ_BOUNDS.iter().any(|bound| a.starts_with(bound)))
+    {
+        libfuzzer.push(FUZZ_TIME);
+    }
+    install_if_missing("fuzz", "cargo-fuzz")?;
+    for target in targets {
+        let mut args = vec![
+            "fuzz",
+            "run",
+            "--sanitizer",
+            "none",
+            "--fuzz-dir",
+            fuzz_dir,
+            target,
+            "--",
+        ];
+        args.extend(&libfuzzer);
+        cargo(&args, &[("RUSTC_BOOTSTRAP", "1")])?;
+    }
+    Ok(())
+}
+
 fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
-    eprintln!("+ cargo {}", args.join(" "));
+    let mut shown = String::new();
+    for (name, value) in envs {
+        // Writing to a String cannot fail.
+        let _ = write!(shown, "{name}={value:?} ");
+    }
+    eprintln!("+ {shown}cargo {}", args.join(" "));
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .args(args)
