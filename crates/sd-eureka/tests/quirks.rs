@@ -1271,3 +1271,24 @@ fn nulls_and_whole_floats_keep_their_java_meaning() {
     assert_eq!(instance.metadata["weight"], "1.0");
     assert_eq!(instance.metadata["ratio"], "0.5");
 }
+
+/// XML text gets XML 1.0's end-of-line handling: `\r\n` and `\r` read as `\n`.
+#[test]
+fn xml_text_line_ends_are_normalized() {
+    let body = b"<instance><instanceId>a:b:1</instanceId><app>line one\r\nline two\rthree</app></instance>";
+    let instance = single_instance(decode(body, Format::Xml).unwrap());
+    assert_eq!(instance.app, "line one\nline two\nthree");
+}
+
+/// The XML writer refuses a data-center class XML cannot carry, as it does element text.
+#[test]
+fn xml_writer_refuses_a_class_attribute_it_cannot_carry() {
+    let mut instance = sd_eureka::InstanceInfo::new("orders", "a", "10.0.0.1", 80);
+    instance.data_center_info.class = "bad\u{1}class".to_owned();
+    let err = sd_eureka::encode_instance(&instance, Format::Xml).unwrap_err();
+    assert!(
+        matches!(&err, sd_eureka::EncodeError::XmlChar { field, .. } if field == "dataCenterInfo class"),
+        "{err}"
+    );
+    assert!(sd_eureka::encode_instance(&instance, Format::Json).is_ok());
+}

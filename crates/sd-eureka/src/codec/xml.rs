@@ -155,7 +155,9 @@ impl<'a> XmlDecoder<'a> {
         let mut text: Cow<'a, str> = Cow::Borrowed("");
         loop {
             match self.read()? {
-                Event::Text(t) => append(&mut text, t.into_inner()),
+                // XML 1.0 end-of-line handling (\r\n and \r read as \n); borrows unless a
+                // \r is present.
+                Event::Text(t) => append(&mut text, t.xml10_content()),
                 Event::CData(c) => append(&mut text, c.into_inner()),
                 Event::GeneralRef(r) => {
                     let resolved = if r.is_char_ref() {
@@ -463,8 +465,10 @@ impl XmlWriter {
         self.port("securePort", i.secure_port);
         self.element("countryId", &i.country_id.to_string())?;
         let dc = &i.data_center_info;
+        let class = dc.class_or_default();
+        check_text("dataCenterInfo class", class)?;
         self.out.push_str("<dataCenterInfo class=\"");
-        self.out.push_str(&escape(dc.class_or_default()));
+        self.out.push_str(&escape(class));
         self.out.push_str("\">");
         self.element("name", &dc.name)?;
         if !dc.metadata.is_empty() {
@@ -553,12 +557,7 @@ impl XmlWriter {
     }
 
     fn element(&mut self, name: &str, text: &str) -> std::result::Result<(), EncodeError> {
-        if !text.chars().all(is_xml_char) {
-            return Err(EncodeError::XmlChar {
-                field: name.to_owned(),
-                value: text.to_owned(),
-            });
-        }
+        check_text(name, text)?;
         self.out.push('<');
         self.out.push_str(name);
         self.out.push('>');
@@ -567,6 +566,18 @@ impl XmlWriter {
         self.out.push_str(name);
         self.out.push('>');
         Ok(())
+    }
+}
+
+/// Fails for text XML cannot carry, naming where it was to go.
+fn check_text(field: &str, text: &str) -> std::result::Result<(), EncodeError> {
+    if text.chars().all(is_xml_char) {
+        Ok(())
+    } else {
+        Err(EncodeError::XmlChar {
+            field: field.to_owned(),
+            value: text.to_owned(),
+        })
     }
 }
 
