@@ -25,6 +25,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -45,7 +46,14 @@ fn shared_fixtures() -> Option<PathBuf> {
     if root.is_dir() {
         return Some(root);
     }
-    SAID.call_once(|| eprintln!("skipping shared fixtures: ../shared/fixtures not found"));
+    // Through the stderr handle, not eprintln!: the test harness captures the macros, and
+    // this line must reach the person (or CI log) running the suite.
+    SAID.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping shared fixtures: ../shared/fixtures not found"
+        );
+    });
     None
 }
 
