@@ -436,6 +436,23 @@ impl InstanceInfo {
         format!("{}:{}", self.ip_addr, self.port.port)
     }
 
+    /// The optional text fields with their wire names, in the order servers write them;
+    /// one list for both encoders.
+    pub(crate) fn optional_fields(&self) -> [(&'static str, Option<&str>); 7] {
+        [
+            ("appGroupName", self.app_group_name.as_deref()),
+            ("homePageUrl", self.home_page_url.as_deref()),
+            ("statusPageUrl", self.status_page_url.as_deref()),
+            ("healthCheckUrl", self.health_check_url.as_deref()),
+            (
+                "secureHealthCheckUrl",
+                self.secure_health_check_url.as_deref(),
+            ),
+            ("vipAddress", self.vip_address.as_deref()),
+            ("secureVipAddress", self.secure_vip_address.as_deref()),
+        ]
+    }
+
     /// Fills `instance_id` from the fallbacks when the server left it out.
     pub(crate) fn normalize(&mut self) {
         if self.instance_id.is_empty() {

@@ -131,16 +131,8 @@ impl Serialize for Wire<'_, InstanceInfo> {
         map.serialize_entry("dataCenterInfo", &Wire(&i.data_center_info))?;
         map.serialize_entry("leaseInfo", &i.lease_info.unwrap_or_default())?;
         map.serialize_entry("metadata", &Wire(&i.metadata))?;
-        let optional = [
-            ("appGroupName", &i.app_group_name),
-            ("homePageUrl", &i.home_page_url),
-            ("statusPageUrl", &i.status_page_url),
-            ("healthCheckUrl", &i.health_check_url),
-            ("secureHealthCheckUrl", &i.secure_health_check_url),
-            ("vipAddress", &i.vip_address),
-            ("secureVipAddress", &i.secure_vip_address),
-        ];
-        for (key, value) in optional {
+
+        for (key, value) in i.optional_fields() {
             if let Some(value) = value {
                 map.serialize_entry(key, value)?;
             }

@@ -502,16 +502,8 @@ impl XmlWriter {
         } else {
             self.metadata(&i.metadata)?;
         }
-        let optional = [
-            ("appGroupName", &i.app_group_name),
-            ("homePageUrl", &i.home_page_url),
-            ("statusPageUrl", &i.status_page_url),
-            ("healthCheckUrl", &i.health_check_url),
-            ("secureHealthCheckUrl", &i.secure_health_check_url),
-            ("vipAddress", &i.vip_address),
-            ("secureVipAddress", &i.secure_vip_address),
-        ];
-        for (name, value) in optional {
+
+        for (name, value) in i.optional_fields() {
             if let Some(value) = value {
                 self.element(name, value)?;
             }
