@@ -17,6 +17,8 @@ pub(crate) enum Error {
     Encode { input: String, source: EncodeError },
     /// Standard output failed.
     Write(io::Error),
+    /// The registry could not start (address in use, no runtime...).
+    Serve { addr: String, source: io::Error },
 }
 
 impl Error {
@@ -33,6 +35,7 @@ impl fmt::Display for Error {
             Error::Decode { input, source } => write!(f, "cannot decode {input}: {source}"),
             Error::Encode { input, source } => write!(f, "cannot encode {input}: {source}"),
             Error::Write(source) => write!(f, "cannot write the output: {source}"),
+            Error::Serve { addr, source } => write!(f, "cannot serve on {addr}: {source}"),
         }
     }
 }
@@ -40,7 +43,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Read { source, .. } | Error::Write(source) => Some(source),
+            Error::Read { source, .. } | Error::Write(source) | Error::Serve { source, .. } => {
+                Some(source)
+            }
             Error::Decode { source, .. } => Some(source),
             Error::Encode { source, .. } => Some(source),
         }

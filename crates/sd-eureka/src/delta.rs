@@ -5,6 +5,21 @@ use std::fmt::Write as _;
 
 use crate::model::{ActionType, Application, Applications, Status};
 
+/// The reconcile hash code of a registry whose instances have `statuses` (see
+/// [`Applications::reconcile_hash_code`]); for holders of a registry in another shape.
+pub fn reconcile_hash_code(statuses: impl IntoIterator<Item = Status>) -> String {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for status in statuses {
+        *counts.entry(status.as_str()).or_default() += 1;
+    }
+    let mut hash = String::new();
+    for (status, count) in counts {
+        // Writing to a String cannot fail.
+        let _ = write!(hash, "{status}_{count}_");
+    }
+    hash
+}
+
 impl Applications {
     /// The reconcile hash code of this registry: for each status present, in alphabetical
     /// order of its name, `STATUS_COUNT_` — e.g. `DOWN_1_UP_5_`; `""` when empty. A client
@@ -25,18 +40,7 @@ impl Applications {
     /// assert_eq!(apps.reconcile_hash_code(), "DOWN_1_UP_1_");
     /// ```
     pub fn reconcile_hash_code(&self) -> String {
-        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-        for app in &self.applications {
-            for instance in &app.instances {
-                *counts.entry(instance.status.as_str()).or_default() += 1;
-            }
-        }
-        let mut hash = String::new();
-        for (status, count) in counts {
-            // Writing to a String cannot fail.
-            let _ = write!(hash, "{status}_{count}_");
-        }
-        hash
+        reconcile_hash_code(self.instances().map(|(_, instance)| instance.status))
     }
 
     /// Applies a delta (`GET apps/delta`): `ADDED` and `MODIFIED` instances are upserted by

@@ -34,6 +34,7 @@ mod model;
 pub use codec::{
     Format, decode, decode_any, encode, encode_application, encode_applications, encode_instance,
 };
+pub use delta::reconcile_hash_code;
 pub use error::{DecodeError, EncodeError};
 pub use model::{
     AMAZON_DATA_CENTER_CLASS, ActionType, Application, Applications, DEFAULT_DATA_CENTER_CLASS,

@@ -1,0 +1,245 @@
+//! The server handle: binding, the accept loop, eviction, and a bounded shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use sd_eureka::Applications;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::registry::{Millis, Registry};
+use crate::service::{Config, State};
+
+/// How long shutdown waits for open connections to finish their requests.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// A running registry. Dropping it stops the server; [`shutdown`](Self::shutdown) does so
+/// and waits (at most a few seconds) for requests in flight.
+#[derive(Debug)]
+pub struct EurekaServer {
+    local_addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Configures and starts an [`EurekaServer`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder {
+    addr: SocketAddr,
+    eviction_interval: Duration,
+    delta_retention: Duration,
+    response_cache_ttl: Duration,
+    credentials: Option<(String, String)>,
+    max_body: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8761)),
+            eviction_interval: Duration::from_secs(60),
+            delta_retention: Duration::from_secs(180),
+            response_cache_ttl: Duration::from_secs(30),
+            credentials: None,
+            max_body: 1 << 20,
+        }
+    }
+}
+
+impl Builder {
+    /// Where to listen (default `127.0.0.1:8761`; port 0 picks a free one).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// How often expired leases are evicted (default 60 s, as real servers).
+    pub fn eviction_interval(mut self, interval: Duration) -> Self {
+        self.eviction_interval = interval;
+        self
+    }
+
+    /// How long changes stay in the delta queue (default 3 min).
+    pub fn delta_retention(mut self, retention: Duration) -> Self {
+        self.delta_retention = retention;
+        self
+    }
+
+    /// How long a cached full-registry response may be served while nothing but lease
+    /// renewals happened (default 30 s, the real servers' refresh). Any registration,
+    /// cancellation or status change invalidates it at once; zero disables the cache.
+    pub fn response_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.response_cache_ttl = ttl;
+        self
+    }
+
+    /// Require HTTP Basic auth with these credentials on every request.
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials = Some((user.into(), password.into()));
+        self
+    }
+
+    /// The largest request body accepted, after decompression (default 1 MiB); larger
+    /// ones get 413.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Binds and starts serving. Must be called within a Tokio runtime.
+    pub async fn bind(self) -> std::io::Result<EurekaServer> {
+        let listener = TcpListener::bind(self.addr).await?;
+        let local_addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            registry: Mutex::new(Registry::new(self.delta_retention)),
+            cache: Mutex::default(),
+            config: Config::new(
+                self.credentials.as_ref(),
+                self.max_body,
+                self.response_cache_ttl,
+            ),
+        });
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(serve(
+            listener,
+            Arc::clone(&state),
+            self.eviction_interval,
+            stop_rx,
+        ));
+        tracing::info!(addr = %local_addr, "eureka registry listening");
+        Ok(EurekaServer {
+            local_addr,
+            state,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+}
+
+impl EurekaServer {
+    /// A builder with the defaults of a real server.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The service URL clients use: `http://ADDR/eureka/`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/eureka/", self.local_addr)
+    }
+
+    /// The registry as a full fetch would show it now.
+    pub fn applications(&self) -> Applications {
+        self.state.lock_registry().applications()
+    }
+
+    /// Evicts expired leases now, as the eviction task would; returns how many.
+    pub fn evict_now(&self) -> usize {
+        self.state.lock_registry().evict(now_millis())
+    }
+
+    /// Stops accepting connections and waits up to five seconds for requests in flight.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // The task bounds its own drain; this bound only guards against a bug there.
+            if tokio::time::timeout(DRAIN + Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("registry did not stop in time");
+            }
+        }
+    }
+}
+
+impl Drop for EurekaServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    eviction_interval: Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut eviction = tokio::time::interval(eviction_interval.max(Duration::from_millis(10)));
+    eviction.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = eviction.tick() => {
+                let evicted = state.lock_registry().evict(now_millis());
+                if evicted > 0 {
+                    tracing::info!(evicted, "evicted expired leases");
+                }
+            }
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off, do not spin.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = Arc::clone(&state);
+                let service = service_fn(move |request| {
+                    let state = Arc::clone(&state);
+                    async move { Ok::<_, std::convert::Infallible>(state.handle(request).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain period; dropping them");
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl State {
+    pub(crate) fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // Registry operations leave it consistent between calls; a panic elsewhere while
+        // the lock was held does not make it unusable.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

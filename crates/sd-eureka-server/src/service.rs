@@ -1,0 +1,457 @@
+//! Request handling: routing the REST API, content negotiation, gzip, auth, body limits.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
+use sd_eureka::{Document, Format, Metadata, Status};
+
+use crate::registry::{Refused, Registry};
+use crate::server::now_millis;
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) registry: Mutex<Registry>,
+    /// Encoded full-registry responses by (format, gzip).
+    pub(crate) cache: Mutex<HashMap<(Format, bool), Cached>>,
+    pub(crate) config: Config,
+}
+
+#[derive(Debug)]
+pub(crate) struct Cached {
+    version: u64,
+    built: Instant,
+    body: Bytes,
+}
+
+#[derive(Debug)]
+pub(crate) struct Config {
+    /// The whole `Authorization` header value that is accepted, when auth is on.
+    authorization: Option<String>,
+    max_body: usize,
+    cache_ttl: Duration,
+}
+
+impl Config {
+    pub(crate) fn new(
+        credentials: Option<&(String, String)>,
+        max_body: usize,
+        cache_ttl: Duration,
+    ) -> Self {
+        let authorization = credentials.map(|(user, password)| {
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            format!("Basic {token}")
+        });
+        Self {
+            authorization,
+            max_body,
+            cache_ttl,
+        }
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+/// A request that gets an error status instead of its answer.
+#[derive(Debug)]
+struct Rejection {
+    status: StatusCode,
+    message: String,
+}
+
+impl Rejection {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn into_reply(self) -> Reply {
+        plain(self.status, &self.message)
+    }
+}
+
+/// The operations of the protocol page, after the base path.
+enum Route<'a> {
+    Apps,
+    Delta,
+    App(String),
+    Instance(String, String),
+    Status(String, String),
+    Metadata(String, String),
+    InstanceById(String),
+    Vip(String, bool),
+    Page,
+    Unknown(&'a str),
+}
+
+fn route(path: &str) -> Route<'_> {
+    let rest = path
+        .strip_prefix("/eureka/v2/")
+        .or_else(|| path.strip_prefix("/eureka/"));
+    let Some(rest) = rest else {
+        return if matches!(path, "/" | "" | "/eureka" | "/eureka/") {
+            Route::Page
+        } else {
+            Route::Unknown(path)
+        };
+    };
+    let segments: Vec<String> = rest
+        .trim_end_matches('/')
+        .split('/')
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match s.as_slice() {
+        [""] => Route::Page,
+        ["apps"] => Route::Apps,
+        ["apps", "delta"] => Route::Delta,
+        ["apps", app] => Route::App((*app).to_owned()),
+        ["apps", app, id] => Route::Instance((*app).to_owned(), (*id).to_owned()),
+        ["apps", app, id, "status"] => Route::Status((*app).to_owned(), (*id).to_owned()),
+        ["apps", app, id, "metadata"] => Route::Metadata((*app).to_owned(), (*id).to_owned()),
+        ["instances", id] => Route::InstanceById((*id).to_owned()),
+        ["vips", vip] => Route::Vip((*vip).to_owned(), false),
+        ["svips", vip] => Route::Vip((*vip).to_owned(), true),
+        _ => Route::Unknown(path),
+    }
+}
+
+impl State {
+    pub(crate) async fn handle(&self, request: Request<Incoming>) -> Reply {
+        if !self.authorized(request.headers()) {
+            let mut reply = plain(StatusCode::UNAUTHORIZED, "authentication required");
+            reply.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"eureka\""),
+            );
+            return reply;
+        }
+        let (parts, body) = request.into_parts();
+        let negotiated = Negotiated::from(&parts.headers);
+        let query: Vec<(String, String)> = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let now = now_millis();
+        let reply = match (&parts.method, route(parts.uri.path())) {
+            (&Method::GET, Route::Page) => crate::page::render(&self.lock_registry(), now),
+            (&Method::GET, Route::Apps) => self.full_registry(negotiated),
+            (&Method::GET, Route::Delta) => {
+                let delta = self.lock_registry().delta(now);
+                negotiated.document(&Document::Applications(delta))
+            }
+            (&Method::GET, Route::App(app)) => match self.lock_registry().application(&app) {
+                Some(app) => negotiated.document(&Document::Application(app)),
+                None => plain(StatusCode::NOT_FOUND, "no such application"),
+            },
+            (&Method::POST, Route::App(app)) => {
+                match read_body(body, &parts.headers, self.config.max_body).await {
+                    Ok((bytes, format)) => self.register(&app, &bytes, format, now),
+                    Err(rejection) => rejection.into_reply(),
+                }
+            }
+            (&Method::GET, Route::Instance(app, id)) => self.instance(negotiated, Some(&app), &id),
+            (&Method::GET, Route::InstanceById(id)) => self.instance(negotiated, None, &id),
+            (&Method::PUT, Route::Instance(app, id)) => {
+                let status = param("status").map(Status::from_wire);
+                let dirty = param("lastDirtyTimestamp").and_then(|t| t.parse().ok());
+                let renewed = self.lock_registry().renew(&app, &id, status, dirty, now);
+                outcome(renewed)
+            }
+            (&Method::DELETE, Route::Instance(app, id)) => {
+                outcome(self.lock_registry().cancel(&app, &id, now))
+            }
+            (&Method::PUT, Route::Status(app, id)) => match param("value") {
+                Some(value) => {
+                    let status = Status::from_wire(value);
+                    outcome(self.lock_registry().set_override(&app, &id, status, now))
+                }
+                None => plain(StatusCode::BAD_REQUEST, "missing value"),
+            },
+            (&Method::DELETE, Route::Status(app, id)) => {
+                let status = param("value").map(Status::from_wire);
+                outcome(self.lock_registry().remove_override(&app, &id, status, now))
+            }
+            (&Method::PUT, Route::Metadata(app, id)) => {
+                let entries: Metadata = query.iter().cloned().collect();
+                outcome(self.lock_registry().merge_metadata(&app, &id, entries, now))
+            }
+            (&Method::GET, Route::Vip(vip, secure)) => {
+                let apps = self.lock_registry().by_vip(&vip, secure);
+                if apps.applications.is_empty() {
+                    plain(StatusCode::NOT_FOUND, "no instance has that VIP")
+                } else {
+                    negotiated.document(&Document::Applications(apps))
+                }
+            }
+            (_, Route::Unknown(path)) => {
+                plain(StatusCode::NOT_FOUND, &format!("no such resource: {path}"))
+            }
+            _ => plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
+        };
+        tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = %reply.status(), "request");
+        reply
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        match &self.config.authorization {
+            None => true,
+            Some(expected) => headers
+                .get(AUTHORIZATION)
+                .is_some_and(|given| given.as_bytes() == expected.as_bytes()),
+        }
+    }
+
+    fn register(&self, app: &str, body: &[u8], format: Format, now: i64) -> Reply {
+        let instance = match sd_eureka::decode(body, format) {
+            Ok(Document::Instance(instance)) => *instance,
+            Ok(_) => return plain(StatusCode::BAD_REQUEST, "the body is not an instance"),
+            Err(error) => return plain(StatusCode::BAD_REQUEST, &error.to_string()),
+        };
+        // The checks real servers make before accepting a registration.
+        let missing = [
+            ("instanceId", instance.instance_id.is_empty()),
+            ("hostName", instance.host_name.is_empty()),
+            ("ipAddr", instance.ip_addr.is_empty()),
+            (
+                "dataCenterInfo name",
+                instance.data_center_info.name.is_empty(),
+            ),
+        ];
+        if let Some((field, _)) = missing.iter().find(|(_, missing)| *missing) {
+            return plain(StatusCode::BAD_REQUEST, &format!("missing {field}"));
+        }
+        if !instance.app.is_empty() && !instance.app.eq_ignore_ascii_case(app) {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "mismatched app name: {} in the body, {app} in the path",
+                    instance.app
+                ),
+            );
+        }
+        self.lock_registry().register(app, instance, now);
+        empty(StatusCode::NO_CONTENT)
+    }
+
+    fn instance(&self, negotiated: Negotiated, app: Option<&str>, id: &str) -> Reply {
+        match self.lock_registry().instance(app, id) {
+            Some(instance) => negotiated.document(&Document::Instance(Box::new(instance))),
+            None => plain(StatusCode::NOT_FOUND, "no such instance"),
+        }
+    }
+
+    /// `GET apps`, from the cache while the registry's version is unchanged and the entry
+    /// is younger than the TTL (renewals alone do not change the version).
+    fn full_registry(&self, negotiated: Negotiated) -> Reply {
+        let key = (negotiated.format, negotiated.gzip);
+        let (version, apps) = {
+            let registry = self.lock_registry();
+            let version = registry.version();
+            if let Some(hit) = self.cache_lookup(key, version) {
+                return negotiated.reply(hit);
+            }
+            (version, registry.applications())
+        };
+        let body = match negotiated.body(&Document::Applications(apps)) {
+            Ok(body) => body,
+            Err(rejection) => return rejection.into_reply(),
+        };
+        if !self.config.cache_ttl.is_zero() {
+            self.cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(
+                    key,
+                    Cached {
+                        version,
+                        built: Instant::now(),
+                        body: body.clone(),
+                    },
+                );
+        }
+        negotiated.reply(body)
+    }
+
+    fn cache_lookup(&self, key: (Format, bool), version: u64) -> Option<Bytes> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .get(&key)
+            .filter(|c| c.version == version && c.built.elapsed() < self.config.cache_ttl)
+            .map(|c| c.body.clone())
+    }
+}
+
+/// What the client asked for: its `Accept` and `Accept-Encoding`.
+#[derive(Debug, Clone, Copy)]
+struct Negotiated {
+    format: Format,
+    gzip: bool,
+}
+
+impl From<&HeaderMap> for Negotiated {
+    fn from(headers: &HeaderMap) -> Self {
+        let has = |name, needle: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.to_ascii_lowercase().contains(needle))
+        };
+        Self {
+            format: if has(ACCEPT, "application/json") {
+                Format::Json
+            } else {
+                Format::Xml
+            },
+            gzip: has(ACCEPT_ENCODING, "gzip"),
+        }
+    }
+}
+
+impl Negotiated {
+    fn document(self, document: &Document) -> Reply {
+        self.body(document)
+            .map_or_else(Rejection::into_reply, |body| self.reply(body))
+    }
+
+    /// The encoded, and if asked compressed, body; a 500 when the registry holds something
+    /// the format cannot carry.
+    fn body(self, document: &Document) -> Result<Bytes, Rejection> {
+        let fail = |error: &dyn std::fmt::Display| {
+            Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+        };
+        let encoded = sd_eureka::encode(document, self.format).map_err(|e| fail(&e))?;
+        self.compress(encoded).map_err(|e| fail(&e))
+    }
+
+    fn compress(self, body: Vec<u8>) -> std::io::Result<Bytes> {
+        if !self.gzip {
+            return Ok(Bytes::from(body));
+        }
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 8),
+            flate2::Compression::fast(),
+        );
+        encoder.write_all(&body)?;
+        encoder.finish().map(Bytes::from)
+    }
+
+    /// A 200 with an already encoded (and, if asked, compressed) body.
+    fn reply(self, body: Bytes) -> Reply {
+        let mut reply = Response::new(Full::new(body));
+        let headers = reply.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(self.format.media_type()),
+        );
+        if self.gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        reply
+    }
+}
+
+/// Reads a request body: at most `max` bytes after gunzipping, in the format its
+/// `Content-Type` names (JSON, or XML for XML types, `*/*` and none; anything else 415).
+async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    max: usize,
+) -> Result<(Vec<u8>, Format), Rejection> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let format = match content_type.as_deref() {
+        Some("application/json") => Format::Json,
+        None | Some("application/xml" | "text/xml" | "*/*") => Format::Xml,
+        Some(other) => {
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content type {other}"),
+            ));
+        }
+    };
+    let too_large = || Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    let raw = match Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(_) => {
+            return Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                "could not read the body",
+            ));
+        }
+    };
+    let gzipped = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if !gzipped {
+        return Ok((raw.to_vec(), format));
+    }
+    let mut plain_body = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    match flate2::read::GzDecoder::new(&raw[..])
+        .take(limit)
+        .read_to_end(&mut plain_body)
+    {
+        Ok(n) if n > max => Err(too_large()),
+        Ok(_) => Ok((plain_body, format)),
+        Err(_) => Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "the gzip body is corrupt",
+        )),
+    }
+}
+
+fn outcome(result: Result<(), Refused>) -> Reply {
+    match result {
+        Ok(()) => empty(StatusCode::OK),
+        Err(refused) => plain(StatusCode::NOT_FOUND, &refused.to_string()),
+    }
+}
+
+fn empty(status: StatusCode) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = status;
+    reply
+}
+
+pub(crate) fn plain(status: StatusCode, message: &str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    reply
+}
