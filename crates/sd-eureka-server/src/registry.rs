@@ -4,6 +4,7 @@
 //! or a clock; the server wraps it in a mutex.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sd_eureka::{ActionType, Application, Applications, InstanceInfo, Metadata, Status};
@@ -22,12 +23,29 @@ pub(crate) enum Refused {
     Stale,
 }
 
+/// An instance and its lease. The instance is shared with the delta queue's snapshots
+/// (copy-on-write when it changes), and renewals touch only `last_renewal`, so a registry
+/// holds each instance once and heartbeats never copy one.
 #[derive(Debug, Clone)]
 struct Lease {
-    instance: InstanceInfo,
+    instance: Arc<InstanceInfo>,
     last_renewal: Millis,
     /// A status set through the override API; survives heartbeats until removed.
     overridden: Option<Status>,
+    /// The last change, shown as the instance's `actionType`.
+    action: ActionType,
+}
+
+impl Lease {
+    /// The instance as responses show it: with its lease's renewal time and last action.
+    fn view(&self) -> InstanceInfo {
+        let mut instance = InstanceInfo::clone(&self.instance);
+        if let Some(lease) = &mut instance.lease_info {
+            lease.last_renewal_timestamp = self.last_renewal;
+        }
+        instance.action_type = Some(self.action);
+        instance
+    }
 }
 
 /// One change, kept for the delta queue.
@@ -35,7 +53,8 @@ struct Lease {
 struct Change {
     at: Millis,
     app: String,
-    instance: InstanceInfo,
+    instance: Arc<InstanceInfo>,
+    action: ActionType,
 }
 
 /// The registry.
@@ -74,7 +93,7 @@ impl Registry {
         let previous = leases.get(&instance.instance_id);
         if let Some(previous) = previous {
             if previous.instance.last_dirty_timestamp > instance.last_dirty_timestamp {
-                instance = previous.instance.clone();
+                instance = InstanceInfo::clone(&previous.instance);
             }
         }
         let overridden = previous.and_then(|p| p.overridden);
@@ -94,17 +113,19 @@ impl Registry {
             instance.overridden_status = status;
         }
         instance.last_updated_timestamp = now;
-        instance.action_type = Some(ActionType::Added);
+        instance.action_type = None;
         let id = instance.instance_id.clone();
+        let instance = Arc::new(instance);
         leases.insert(
             id,
             Lease {
-                instance: instance.clone(),
+                instance: Arc::clone(&instance),
                 last_renewal: now,
                 overridden,
+                action: ActionType::Added,
             },
         );
-        self.record(app, instance, now);
+        self.record(app, instance, ActionType::Added, now);
     }
 
     /// A heartbeat. `status` is what the client reports (ignored while an override is
@@ -127,15 +148,14 @@ impl Registry {
             return Err(Refused::Stale);
         }
         lease.last_renewal = now;
-        if let Some(info) = &mut lease.instance.lease_info {
-            info.last_renewal_timestamp = now;
-        }
         let reported = status.filter(|_| lease.overridden.is_none());
         if let Some(status) = reported.filter(|s| *s != lease.instance.status) {
-            lease.instance.status = status;
-            lease.instance.last_updated_timestamp = now;
-            let instance = modified(&lease.instance);
-            self.record(app, instance, now);
+            let instance = Arc::make_mut(&mut lease.instance);
+            instance.status = status;
+            instance.last_updated_timestamp = now;
+            lease.action = ActionType::Modified;
+            let snapshot = Arc::clone(&lease.instance);
+            self.record(app, snapshot, ActionType::Modified, now);
         }
         Ok(())
     }
@@ -149,9 +169,8 @@ impl Registry {
             self.apps.remove(&app);
         }
         let mut instance = lease.instance;
-        instance.action_type = Some(ActionType::Deleted);
-        instance.last_updated_timestamp = now;
-        self.record(app, instance, now);
+        Arc::make_mut(&mut instance).last_updated_timestamp = now;
+        self.record(app, instance, ActionType::Deleted, now);
         Ok(())
     }
 
@@ -165,8 +184,9 @@ impl Registry {
     ) -> Result<(), Refused> {
         self.modify(app, id, now, |lease| {
             lease.overridden = Some(status);
-            lease.instance.status = status;
-            lease.instance.overridden_status = status;
+            let instance = Arc::make_mut(&mut lease.instance);
+            instance.status = status;
+            instance.overridden_status = status;
         })
     }
 
@@ -181,8 +201,9 @@ impl Registry {
     ) -> Result<(), Refused> {
         self.modify(app, id, now, |lease| {
             lease.overridden = None;
-            lease.instance.overridden_status = Status::Unknown;
-            lease.instance.status = status.unwrap_or(Status::Unknown);
+            let instance = Arc::make_mut(&mut lease.instance);
+            instance.overridden_status = Status::Unknown;
+            instance.status = status.unwrap_or(Status::Unknown);
         })
     }
 
@@ -195,7 +216,7 @@ impl Registry {
         now: Millis,
     ) -> Result<(), Refused> {
         self.modify(app, id, now, |lease| {
-            lease.instance.metadata.extend(entries);
+            Arc::make_mut(&mut lease.instance).metadata.extend(entries);
         })
     }
 
@@ -213,9 +234,10 @@ impl Registry {
             .and_then(|leases| leases.get_mut(id))
             .ok_or(Refused::NotFound)?;
         change(lease);
-        lease.instance.last_updated_timestamp = now;
-        let instance = modified(&lease.instance);
-        self.record(app, instance, now);
+        Arc::make_mut(&mut lease.instance).last_updated_timestamp = now;
+        lease.action = ActionType::Modified;
+        let snapshot = Arc::clone(&lease.instance);
+        self.record(app, snapshot, ActionType::Modified, now);
         Ok(())
     }
 
@@ -239,12 +261,19 @@ impl Registry {
         expired.len()
     }
 
-    fn record(&mut self, app: String, instance: InstanceInfo, now: Millis) {
+    fn record(
+        &mut self,
+        app: String,
+        instance: Arc<InstanceInfo>,
+        action: ActionType,
+        now: Millis,
+    ) {
         self.version += 1;
         self.recent.push_back(Change {
             at: now,
             app,
             instance,
+            action,
         });
         self.prune(now);
     }
@@ -262,12 +291,11 @@ impl Registry {
 
     /// The full registry, every status included.
     pub(crate) fn applications(&self) -> Applications {
-        self.assemble(self.apps.iter().map(|(name, leases)| {
-            (
-                name.clone(),
-                leases.values().map(|l| l.instance.clone()).collect(),
-            )
-        }))
+        self.assemble(
+            self.apps
+                .iter()
+                .map(|(name, leases)| (name.clone(), leases.values().map(Lease::view).collect())),
+        )
     }
 
     /// One app, `None` when unknown (an app with no instances does not exist).
@@ -276,7 +304,7 @@ impl Registry {
         let leases = self.apps.get(&name)?;
         Some(Application {
             name,
-            instances: leases.values().map(|l| l.instance.clone()).collect(),
+            instances: leases.values().map(Lease::view).collect(),
         })
     }
 
@@ -287,12 +315,12 @@ impl Registry {
                 .apps
                 .get(&app.to_ascii_uppercase())?
                 .get(id)
-                .map(|l| l.instance.clone()),
+                .map(Lease::view),
             None => self
                 .apps
                 .values()
                 .find_map(|leases| leases.get(id))
-                .map(|l| l.instance.clone()),
+                .map(Lease::view),
         }
     }
 
@@ -301,17 +329,16 @@ impl Registry {
         self.assemble(self.apps.iter().map(|(name, leases)| {
             let instances = leases
                 .values()
-                .map(|l| &l.instance)
-                .filter(|i| {
+                .filter(|l| {
                     let vips = if secure {
-                        &i.secure_vip_address
+                        &l.instance.secure_vip_address
                     } else {
-                        &i.vip_address
+                        &l.instance.vip_address
                     };
                     vips.as_deref()
                         .is_some_and(|v| v.split(',').any(|one| one.trim() == vip))
                 })
-                .cloned()
+                .map(Lease::view)
                 .collect();
             (name.clone(), instances)
         }))
@@ -320,18 +347,18 @@ impl Registry {
     /// The changes of the last `delta_retention`, each instance once in its latest state.
     pub(crate) fn delta(&mut self, now: Millis) -> Applications {
         self.prune(now);
-        let mut latest: BTreeMap<(&str, &str), &InstanceInfo> = BTreeMap::new();
+        let mut latest: BTreeMap<(&str, &str), &Change> = BTreeMap::new();
         for change in &self.recent {
             latest.insert(
                 (change.app.as_str(), change.instance.instance_id.as_str()),
-                &change.instance,
+                change,
             );
         }
         let mut apps: BTreeMap<String, Vec<InstanceInfo>> = BTreeMap::new();
-        for ((app, _), instance) in latest {
-            apps.entry(app.to_owned())
-                .or_default()
-                .push(instance.clone());
+        for ((app, _), change) in latest {
+            let mut instance = InstanceInfo::clone(&change.instance);
+            instance.action_type = Some(change.action);
+            apps.entry(app.to_owned()).or_default().push(instance);
         }
         self.assemble(apps.into_iter())
     }
@@ -369,13 +396,7 @@ impl Registry {
         self.apps.iter().flat_map(|(app, leases)| {
             leases
                 .values()
-                .map(move |l| (app.as_str(), &l.instance, l.last_renewal))
+                .map(move |l| (app.as_str(), &*l.instance, l.last_renewal))
         })
     }
-}
-
-fn modified(instance: &InstanceInfo) -> InstanceInfo {
-    let mut copy = instance.clone();
-    copy.action_type = Some(ActionType::Modified);
-    copy
 }

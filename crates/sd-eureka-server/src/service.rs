@@ -264,13 +264,25 @@ impl State {
 
     /// `GET apps`, from the cache while the registry's version is unchanged and the entry
     /// is younger than the TTL (renewals alone do not change the version).
+    ///
+    /// A miss is rebuilt under the cache lock, so concurrent requests wait for one build
+    /// instead of each encoding the whole registry (which would multiply peak memory by
+    /// the number of clients). Locks are taken cache first, then registry.
     fn full_registry(&self, negotiated: Negotiated) -> Reply {
+        if self.config.cache_ttl.is_zero() {
+            let apps = self.lock_registry().applications();
+            return negotiated.document(&Document::Applications(apps));
+        }
         let key = (negotiated.format, negotiated.gzip);
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let (version, apps) = {
             let registry = self.lock_registry();
             let version = registry.version();
-            if let Some(hit) = self.cache_lookup(key, version) {
-                return negotiated.reply(hit);
+            let fresh = cache
+                .get(&key)
+                .filter(|c| c.version == version && c.built.elapsed() < self.config.cache_ttl);
+            if let Some(hit) = fresh {
+                return negotiated.reply(hit.body.clone());
             }
             (version, registry.applications())
         };
@@ -278,28 +290,15 @@ impl State {
             Ok(body) => body,
             Err(rejection) => return rejection.into_reply(),
         };
-        if !self.config.cache_ttl.is_zero() {
-            self.cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(
-                    key,
-                    Cached {
-                        version,
-                        built: Instant::now(),
-                        body: body.clone(),
-                    },
-                );
-        }
+        cache.insert(
+            key,
+            Cached {
+                version,
+                built: Instant::now(),
+                body: body.clone(),
+            },
+        );
         negotiated.reply(body)
-    }
-
-    fn cache_lookup(&self, key: (Format, bool), version: u64) -> Option<Bytes> {
-        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .get(&key)
-            .filter(|c| c.version == version && c.built.elapsed() < self.config.cache_ttl)
-            .map(|c| c.body.clone())
     }
 }
 
