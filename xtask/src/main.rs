@@ -9,11 +9,16 @@
 //!   the sd-eureka decoders (the project in `fuzz/`): TARGET, else every target in turn,
 //!   each for 60 seconds unless the libFuzzer arguments bound the run. Works with the
 //!   stable toolchain (see [`fuzz`]); crashes are saved under `fuzz/artifacts/TARGET/`.
+//! * `interop` — installs the Python py-eureka-client (pip) and eureka-js-client (npm) under
+//!   `target/interop/` and checks each against `sd eureka serve`: register, heartbeat,
+//!   discovery, status change, deregistration (see [`interop`]). CI runs it after `ci`.
 
 use std::env;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
+
+mod interop;
 
 /// The README's test command; CI runs exactly this.
 const TEST_COMMAND: &[&str] = &["test", "--workspace"];
@@ -34,10 +39,11 @@ fn main() -> ExitCode {
         Some("deny") => deny(),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("interop") => workspace_root().and_then(interop::run),
         _ => {
             eprintln!(
                 "usage: cargo xtask <ci | deny | bench [criterion args] \
-                 | fuzz [{}] [-- libfuzzer args]>",
+                 | fuzz [{}] [-- libfuzzer args] | interop>",
                 FUZZ_TARGETS.join(" | ")
             );
             return ExitCode::from(2);
@@ -119,9 +125,7 @@ fn fuzz(args: &[String]) -> Result<(), String> {
             ));
         }
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("xtask is not inside the workspace")?;
+    let root = workspace_root()?;
     let fuzz_dir = root.join("fuzz");
     let fuzz_dir = fuzz_dir
         .to_str()
@@ -149,6 +153,13 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         cargo(&args, &[("RUSTC_BOOTSTRAP", "1")])?;
     }
     Ok(())
+}
+
+/// The workspace's root directory: the parent of this crate's.
+fn workspace_root() -> Result<&'static Path, String> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or_else(|| "xtask is not inside the workspace".to_owned())
 }
 
 fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
