@@ -89,6 +89,11 @@ impl Registry {
     pub(crate) fn register(&mut self, app: &str, mut instance: InstanceInfo, now: Millis) {
         let app = app.to_ascii_uppercase();
         instance.app.clone_from(&app);
+        // Real servers date a registration that carries no dirty timestamp at arrival
+        // (eureka-js-client sends none).
+        if instance.last_dirty_timestamp == 0 {
+            instance.last_dirty_timestamp = now;
+        }
         let leases = self.apps.entry(app.clone()).or_default();
         let previous = leases.get(&instance.instance_id);
         if let Some(previous) = previous {
@@ -96,7 +101,11 @@ impl Registry {
                 instance = InstanceInfo::clone(&previous.instance);
             }
         }
-        let overridden = previous.and_then(|p| p.overridden);
+        // An override already set wins; else one the body asks for is taken, as on real
+        // servers.
+        let overridden = previous
+            .and_then(|p| p.overridden)
+            .or(Some(instance.overridden_status).filter(|s| *s != Status::Unknown));
         let registered_at = previous
             .and_then(|p| p.instance.lease_info)
             .map_or(now, |l| l.registration_timestamp);
@@ -199,6 +208,17 @@ impl Registry {
         status: Option<Status>,
         now: Millis,
     ) -> Result<(), Refused> {
+        let has_override = self
+            .apps
+            .get(&app.to_ascii_uppercase())
+            .and_then(|leases| leases.get(id))
+            .ok_or(Refused::NotFound)?
+            .overridden
+            .is_some();
+        if !has_override {
+            // As eureka-core: removing an override that is not there changes nothing.
+            return Ok(());
+        }
         self.modify(app, id, now, |lease| {
             lease.overridden = None;
             let instance = Arc::make_mut(&mut lease.instance);
@@ -398,5 +418,312 @@ impl Registry {
                 .values()
                 .map(move |l| (app.as_str(), &*l.instance, l.last_renewal))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Millis = 1_700_000_000_000;
+
+    /// An UP instance of ORDERS with `lastDirtyTimestamp` T0.
+    fn orders(n: u16) -> InstanceInfo {
+        let mut instance = InstanceInfo::new("orders", &format!("host-{n}"), "10.0.0.1", 8000 + n);
+        instance.last_dirty_timestamp = T0;
+        instance
+    }
+
+    fn with_lease(mut instance: InstanceInfo, secs: u32) -> InstanceInfo {
+        let mut lease = instance.lease_info.unwrap_or_default();
+        lease.duration_in_secs = secs;
+        instance.lease_info = Some(lease);
+        instance
+    }
+
+    fn registry() -> Registry {
+        Registry::new(Duration::from_secs(180))
+    }
+
+    fn shown(registry: &Registry, instance: &InstanceInfo) -> InstanceInfo {
+        registry
+            .instance(Some("ORDERS"), &instance.instance_id)
+            .expect("registered")
+    }
+
+    /// `(id, action, status)` of every delta entry, in the delta's order.
+    fn entries(delta: &Applications) -> Vec<(String, ActionType, Status)> {
+        delta
+            .instances()
+            .map(|(_, i)| {
+                let action = i.action_type.expect("delta entries have an action");
+                (i.instance_id.clone(), action, i.status)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reregistration_keeps_the_override() {
+        let mut registry = registry();
+        let a = orders(1);
+        let id = a.instance_id.clone();
+        registry.register("orders", a.clone(), T0);
+        registry
+            .set_override("ORDERS", &id, Status::OutOfService, T0 + 1)
+            .unwrap();
+
+        for (dirty, now) in [(T0, T0 + 10), (T0 + 5, T0 + 20)] {
+            let mut again = a.clone();
+            again.status = Status::Up;
+            again.last_dirty_timestamp = dirty;
+            registry.register("ORDERS", again, now);
+            let instance = shown(&registry, &a);
+            assert_eq!(
+                (instance.status, instance.overridden_status),
+                (Status::OutOfService, Status::OutOfService),
+                "re-registered with dirty timestamp {dirty}"
+            );
+            assert_eq!(instance.last_dirty_timestamp, dirty);
+        }
+        registry
+            .renew("ORDERS", &id, Some(Status::Up), None, T0 + 30)
+            .unwrap();
+        assert_eq!(shown(&registry, &a).status, Status::OutOfService);
+        assert_eq!(registry.hash_code(), "OUT_OF_SERVICE_1_");
+
+        registry
+            .remove_override("ORDERS", &id, None, T0 + 40)
+            .unwrap();
+        assert_eq!(shown(&registry, &a).status, Status::Unknown);
+        // Removed, the override no longer holds on the next registration.
+        let mut again = a.clone();
+        again.last_dirty_timestamp = T0 + 50;
+        registry.register("ORDERS", again, T0 + 50);
+        let instance = shown(&registry, &a);
+        assert_eq!(
+            (instance.status, instance.overridden_status),
+            (Status::Up, Status::Unknown)
+        );
+    }
+
+    #[test]
+    fn an_older_registration_keeps_the_server_copy() {
+        let mut registry = registry();
+        let mut newer = orders(1);
+        newer.last_dirty_timestamp = T0 + 100;
+        newer.metadata.insert("version".into(), "2".into());
+        registry.register("ORDERS", newer.clone(), T0);
+
+        let mut older = orders(1);
+        older.status = Status::Down;
+        older.metadata.insert("version".into(), "1".into());
+        older.home_page_url = Some("http://old/".into());
+        registry.register("ORDERS", older, T0 + 10);
+        let instance = shown(&registry, &newer);
+        assert_eq!(instance.status, Status::Up);
+        assert_eq!(instance.last_dirty_timestamp, T0 + 100);
+        assert_eq!(
+            instance.metadata.get("version").map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(instance.home_page_url, newer.home_page_url);
+        let lease = instance.lease_info.unwrap();
+        assert_eq!(lease.registration_timestamp, T0, "registered once");
+        assert_eq!(lease.last_renewal_timestamp, T0 + 10, "but renewed");
+
+        // An equal or newer timestamp replaces the server's copy.
+        let mut equal = newer.clone();
+        equal.status = Status::Down;
+        registry.register("ORDERS", equal, T0 + 20);
+        assert_eq!(shown(&registry, &newer).status, Status::Down);
+        let mut newest = newer.clone();
+        newest.last_dirty_timestamp = T0 + 200;
+        newest.status = Status::Starting;
+        registry.register("ORDERS", newest, T0 + 30);
+        let instance = shown(&registry, &newer);
+        assert_eq!(instance.status, Status::Starting);
+        assert_eq!(instance.last_dirty_timestamp, T0 + 200);
+        assert_eq!(registry.instance_count(), 1);
+    }
+
+    #[test]
+    fn renew_with_a_newer_dirty_timestamp_is_stale() {
+        let mut registry = registry();
+        let a = orders(1);
+        let id = a.instance_id.as_str();
+        registry.register("ORDERS", a.clone(), T0);
+
+        assert_eq!(
+            registry.renew("ORDERS", id, Some(Status::Down), Some(T0 + 1), T0 + 5),
+            Err(Refused::Stale)
+        );
+        assert_eq!(
+            shown(&registry, &a).status,
+            Status::Up,
+            "a refused heartbeat"
+        );
+        assert_eq!(registry.renew("ORDERS", id, None, Some(T0), T0 + 6), Ok(()));
+        assert_eq!(
+            registry.renew("orders", id, None, Some(T0 - 1), T0 + 7),
+            Ok(())
+        );
+        assert_eq!(registry.renew("ORDERS", id, None, None, T0 + 8), Ok(()));
+        let lease = shown(&registry, &a).lease_info.unwrap();
+        assert_eq!(lease.last_renewal_timestamp, T0 + 8);
+        assert_eq!(
+            registry.renew("ORDERS", "nobody", None, None, T0 + 9),
+            Err(Refused::NotFound)
+        );
+        assert_eq!(
+            registry.renew("BILLING", id, None, None, T0 + 9),
+            Err(Refused::NotFound)
+        );
+    }
+
+    #[test]
+    fn plain_renewals_change_neither_the_version_nor_the_delta() {
+        let mut registry = registry();
+        let a = orders(1);
+        registry.register("ORDERS", a.clone(), T0);
+        let version = registry.version();
+        for k in 1..=3 {
+            registry
+                .renew("ORDERS", &a.instance_id, Some(Status::Up), Some(T0), T0 + k)
+                .unwrap();
+        }
+        assert_eq!(registry.version(), version);
+        assert_eq!(
+            entries(&registry.delta(T0 + 4)),
+            [(a.instance_id.clone(), ActionType::Added, Status::Up)]
+        );
+        registry
+            .renew("ORDERS", &a.instance_id, Some(Status::Down), None, T0 + 5)
+            .unwrap();
+        assert!(registry.version() > version, "a reported status change");
+    }
+
+    #[test]
+    fn delta_keeps_each_instance_once_in_its_latest_state() {
+        let mut registry = registry();
+        let (a, b, c, d) = (orders(1), orders(2), orders(3), orders(4));
+        for (k, instance) in (0..).zip([&a, &b, &c]) {
+            registry.register("ORDERS", instance.clone(), T0 + k);
+        }
+        registry
+            .renew("ORDERS", &b.instance_id, Some(Status::Down), None, T0 + 10)
+            .unwrap();
+        registry
+            .set_override("ORDERS", &a.instance_id, Status::OutOfService, T0 + 11)
+            .unwrap();
+        let metadata: Metadata = [("k".to_owned(), "v".to_owned())].into_iter().collect();
+        registry
+            .merge_metadata("ORDERS", &a.instance_id, metadata.clone(), T0 + 12)
+            .unwrap();
+        registry.cancel("ORDERS", &c.instance_id, T0 + 13).unwrap();
+        registry.register("ORDERS", d.clone(), T0 + 14);
+        registry.cancel("ORDERS", &d.instance_id, T0 + 15).unwrap();
+        registry.register("ORDERS", d.clone(), T0 + 16);
+
+        let delta = registry.delta(T0 + 20);
+        assert_eq!(
+            entries(&delta),
+            [
+                (
+                    a.instance_id.clone(),
+                    ActionType::Modified,
+                    Status::OutOfService
+                ),
+                (b.instance_id.clone(), ActionType::Modified, Status::Down),
+                (c.instance_id.clone(), ActionType::Deleted, Status::Up),
+                (d.instance_id.clone(), ActionType::Added, Status::Up),
+            ]
+        );
+        let a_entry = delta
+            .instances()
+            .find(|(_, i)| i.instance_id == a.instance_id)
+            .unwrap()
+            .1;
+        assert_eq!(
+            a_entry.metadata, metadata,
+            "the latest state: override and metadata"
+        );
+        assert_eq!(a_entry.last_updated_timestamp, T0 + 12);
+        assert_eq!(
+            delta.apps_hashcode.as_deref(),
+            Some("DOWN_1_OUT_OF_SERVICE_1_UP_1_")
+        );
+        assert_eq!(delta.apps_hashcode, registry.applications().apps_hashcode);
+
+        // The delta brings a copy taken before any of it to the registry's state.
+        let mut copy = Applications::default();
+        copy.apply_delta(&delta);
+        assert!(copy.is_consistent());
+        assert_eq!(copy.instance_count(), 3);
+    }
+
+    #[test]
+    fn delta_forgets_changes_older_than_the_retention() {
+        let mut registry = Registry::new(Duration::from_secs(1));
+        let (a, b) = (orders(1), orders(2));
+        registry.register("ORDERS", a.clone(), T0);
+        registry.register("ORDERS", b.clone(), T0 + 600);
+        assert_eq!(entries(&registry.delta(T0 + 1000)).len(), 2);
+        assert_eq!(
+            entries(&registry.delta(T0 + 1001)),
+            [(b.instance_id.clone(), ActionType::Added, Status::Up)]
+        );
+        assert!(entries(&registry.delta(T0 + 1601)).is_empty());
+        let delta = registry.delta(T0 + 1601);
+        assert_eq!(delta.apps_hashcode.as_deref(), Some("UP_2_"));
+        assert_eq!(
+            registry.applications().instance_count(),
+            2,
+            "only the delta forgets"
+        );
+    }
+
+    #[test]
+    fn evict_removes_only_leases_older_than_their_duration() {
+        let mut registry = registry();
+        let a = with_lease(orders(1), 1);
+        let b = orders(2); // 90 s
+        let c = with_lease(orders(3), 10);
+        for instance in [&a, &b, &c] {
+            registry.register("ORDERS", instance.clone(), T0);
+        }
+        assert_eq!(
+            registry.evict(T0 + 1000),
+            0,
+            "exactly the duration is not over"
+        );
+        assert_eq!(registry.evict(T0 + 1001), 1);
+        assert!(registry.instance(None, &a.instance_id).is_none());
+
+        registry
+            .renew("ORDERS", &c.instance_id, None, None, T0 + 9000)
+            .unwrap();
+        assert_eq!(registry.evict(T0 + 10_001), 0, "renewed at T0 + 9 s");
+        assert_eq!(registry.evict(T0 + 19_000), 0);
+        assert_eq!(registry.evict(T0 + 19_001), 1);
+        assert_eq!(registry.evict(T0 + 90_000), 0);
+        assert_eq!(registry.instance_count(), 1);
+        assert_eq!(registry.evict(T0 + 90_001), 1);
+        assert_eq!(registry.instance_count(), 0);
+        assert!(registry.applications().applications.is_empty());
+
+        let delta = registry.delta(T0 + 90_001);
+        let evicted: Vec<_> = entries(&delta)
+            .into_iter()
+            .map(|(id, action, _)| (id, action))
+            .collect();
+        assert_eq!(
+            evicted,
+            [
+                (a.instance_id.clone(), ActionType::Deleted),
+                (b.instance_id.clone(), ActionType::Deleted),
+                (c.instance_id.clone(), ActionType::Deleted),
+            ]
+        );
+        assert_eq!(delta.apps_hashcode.as_deref(), Some(""));
     }
 }

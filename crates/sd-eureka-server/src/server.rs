@@ -11,7 +11,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use sd_eureka::Applications;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::registry::{Millis, Registry};
 use crate::service::{Config, State};
@@ -183,11 +183,15 @@ async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
+    // Owned, so that connections still open after the drain period can be ended.
+    let mut connections = JoinSet::new();
     let mut eviction = tokio::time::interval(eviction_interval.max(Duration::from_millis(10)));
     eviction.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            // Reap finished connections so the set does not grow with every client.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = eviction.tick() => {
                 let evicted = state.lock_registry().evict(now_millis());
                 if evicted > 0 {
@@ -212,7 +216,7 @@ async fn serve(
                 });
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let connection = graceful.watch(connection);
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     if let Err(error) = connection.await {
                         tracing::debug!(%peer, %error, "connection ended with an error");
                     }
@@ -225,8 +229,9 @@ async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!("connections still open after the drain period; dropping them");
+        tracing::warn!("connections still open after the drain period; ending them");
     }
+    connections.shutdown().await;
 }
 
 /// Milliseconds since the Unix epoch.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{
-    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, WWW_AUTHENTICATE,
+    ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, WWW_AUTHENTICATE,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -37,8 +37,9 @@ pub(crate) struct Cached {
 
 #[derive(Debug)]
 pub(crate) struct Config {
-    /// The whole `Authorization` header value that is accepted, when auth is on.
-    authorization: Option<String>,
+    /// The base64 `user:password` a Basic `Authorization` header must carry, when auth
+    /// is on.
+    credentials: Option<String>,
     max_body: usize,
     cache_ttl: Duration,
 }
@@ -49,13 +50,11 @@ impl Config {
         max_body: usize,
         cache_ttl: Duration,
     ) -> Self {
-        let authorization = credentials.map(|(user, password)| {
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            format!("Basic {token}")
+        let credentials = credentials.map(|(user, password)| {
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         });
         Self {
-            authorization,
+            credentials,
             max_body,
             cache_ttl,
         }
@@ -96,6 +95,24 @@ enum Route<'a> {
     Vip(String, bool),
     Page,
     Unknown(&'a str),
+}
+
+impl Route<'_> {
+    /// The methods the resource answers, for `Allow` on a 405.
+    fn methods(&self) -> &'static str {
+        match self {
+            Route::App(_) => "GET, HEAD, POST",
+            Route::Instance(..) => "GET, HEAD, PUT, DELETE",
+            Route::Status(..) => "PUT, DELETE",
+            Route::Metadata(..) => "PUT",
+            Route::Apps
+            | Route::Delta
+            | Route::InstanceById(_)
+            | Route::Vip(..)
+            | Route::Page
+            | Route::Unknown(_) => "GET, HEAD",
+        }
+    }
 }
 
 fn route(path: &str) -> Route<'_> {
@@ -154,7 +171,15 @@ impl State {
                 .map(|(_, v)| v.as_str())
         };
         let now = now_millis();
-        let reply = match (&parts.method, route(parts.uri.path())) {
+        // HEAD is answered as GET; hyper leaves the body out.
+        let method = if parts.method == Method::HEAD {
+            Method::GET
+        } else {
+            parts.method.clone()
+        };
+        let route = route(parts.uri.path());
+        let allowed = route.methods();
+        let reply = match (&method, route) {
             (&Method::GET, Route::Page) => crate::page::render(&self.lock_registry(), now),
             (&Method::GET, Route::Apps) => self.full_registry(negotiated),
             (&Method::GET, Route::Delta) => {
@@ -167,7 +192,8 @@ impl State {
             },
             (&Method::POST, Route::App(app)) => {
                 match read_body(body, &parts.headers, self.config.max_body).await {
-                    Ok((bytes, format)) => self.register(&app, &bytes, format, now),
+                    // Dated on arrival of the whole body, not of the headers.
+                    Ok((bytes, format)) => self.register(&app, &bytes, format, now_millis()),
                     Err(rejection) => rejection.into_reply(),
                 }
             }
@@ -208,19 +234,30 @@ impl State {
             (_, Route::Unknown(path)) => {
                 plain(StatusCode::NOT_FOUND, &format!("no such resource: {path}"))
             }
-            _ => plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here"),
+            _ => {
+                let mut reply = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here");
+                reply
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static(allowed));
+                reply
+            }
         };
         tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = %reply.status(), "request");
         reply
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        match &self.config.authorization {
-            None => true,
-            Some(expected) => headers
-                .get(AUTHORIZATION)
-                .is_some_and(|given| given.as_bytes() == expected.as_bytes()),
-        }
+        let Some(expected) = &self.config.credentials else {
+            return true;
+        };
+        // The scheme is case-insensitive (RFC 9110 §11.1); the credentials are not.
+        headers
+            .get(AUTHORIZATION)
+            .and_then(|given| given.to_str().ok())
+            .and_then(|given| given.trim().split_once(' '))
+            .is_some_and(|(scheme, token)| {
+                scheme.eq_ignore_ascii_case("basic") && token.trim() == expected
+            })
     }
 
     fn register(&self, app: &str, body: &[u8], format: Format, now: i64) -> Reply {
