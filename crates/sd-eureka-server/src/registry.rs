@@ -148,11 +148,7 @@ impl Registry {
         now: Millis,
     ) -> Result<(), Refused> {
         let app = app.to_ascii_uppercase();
-        let lease = self
-            .apps
-            .get_mut(&app)
-            .and_then(|leases| leases.get_mut(id))
-            .ok_or(Refused::NotFound)?;
+        let lease = self.lease_mut(&app, id)?;
         if last_dirty.is_some_and(|client| client > lease.instance.last_dirty_timestamp) {
             return Err(Refused::Stale);
         }
@@ -167,6 +163,14 @@ impl Registry {
             self.record(app, snapshot, ActionType::Modified, now);
         }
         Ok(())
+    }
+
+    /// The lease of instance `id` of `app` (already upper-cased).
+    fn lease_mut(&mut self, app: &str, id: &str) -> Result<&mut Lease, Refused> {
+        self.apps
+            .get_mut(app)
+            .and_then(|leases| leases.get_mut(id))
+            .ok_or(Refused::NotFound)
     }
 
     /// Removes an instance (DELETED in the delta queue).
@@ -209,10 +213,7 @@ impl Registry {
         now: Millis,
     ) -> Result<(), Refused> {
         let has_override = self
-            .apps
-            .get(&app.to_ascii_uppercase())
-            .and_then(|leases| leases.get(id))
-            .ok_or(Refused::NotFound)?
+            .lease_mut(&app.to_ascii_uppercase(), id)?
             .overridden
             .is_some();
         if !has_override {
@@ -248,11 +249,7 @@ impl Registry {
         change: impl FnOnce(&mut Lease),
     ) -> Result<(), Refused> {
         let app = app.to_ascii_uppercase();
-        let lease = self
-            .apps
-            .get_mut(&app)
-            .and_then(|leases| leases.get_mut(id))
-            .ok_or(Refused::NotFound)?;
+        let lease = self.lease_mut(&app, id)?;
         change(lease);
         Arc::make_mut(&mut lease.instance).last_updated_timestamp = now;
         lease.action = ActionType::Modified;
