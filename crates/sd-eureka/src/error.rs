@@ -155,3 +155,101 @@ pub enum EncodeError {
     #[error(transparent)]
     Json(#[from] serde_json::Error),
 }
+
+/// Why a call to a Eureka server failed.
+///
+/// The kinds a caller branches on have `is_*` helpers. The message names the service URL
+/// tried last, without its credentials.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}{}", .url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default())]
+pub struct Error {
+    kind: ErrorKind,
+    url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ErrorKind {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot reach the server: {0}")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the server answered {status}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) })]
+    Status {
+        status: http::StatusCode,
+        body: String,
+    },
+    #[error("the answer is larger than the {0}-byte limit")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self { kind, url: None }
+    }
+
+    pub(crate) fn from_kind(kind: impl Into<ErrorKind>) -> Self {
+        Self::new(kind.into())
+    }
+
+    pub(crate) fn at(mut self, url: &str) -> Self {
+        self.url = Some(url.to_owned());
+        self
+    }
+
+    /// The configuration is unusable (no service URL, a malformed one...).
+    pub fn is_config(&self) -> bool {
+        matches!(self.kind, ErrorKind::Config(_))
+    }
+
+    /// The server could not be reached (refused, reset, DNS...).
+    pub fn is_transport(&self) -> bool {
+        matches!(self.kind, ErrorKind::Transport(_))
+    }
+
+    /// The server did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, ErrorKind::Timeout(_))
+    }
+
+    /// The HTTP status of an unexpected answer.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match &self.kind {
+            ErrorKind::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server does not know the instance (a 404): a heartbeat must register again.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(http::StatusCode::NOT_FOUND)
+    }
+
+    /// The answer exceeded the response size cap.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self.kind, ErrorKind::TooLarge(_))
+    }
+
+    /// The answer was not a Eureka document.
+    pub fn is_decode(&self) -> bool {
+        matches!(self.kind, ErrorKind::Decode(_))
+    }
+
+    /// Worth trying another service URL: the server is unreachable, slow, failing (5xx),
+    /// or answered something unusable.
+    pub(crate) fn is_server_fault(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Transport(_)
+            | ErrorKind::Timeout(_)
+            | ErrorKind::TooLarge(_)
+            | ErrorKind::Decode(_) => true,
+            ErrorKind::Status { status, .. } => status.is_server_error(),
+            ErrorKind::Config(_) | ErrorKind::Encode(_) => false,
+        }
+    }
+}

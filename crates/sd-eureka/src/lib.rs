@@ -27,16 +27,22 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod codec;
+mod connection;
 mod delta;
 mod error;
+mod instancer;
 mod model;
+mod registrar;
 
 pub use codec::{
     Format, decode, decode_any, encode, encode_application, encode_applications, encode_instance,
 };
+pub use connection::{Connection, ConnectionBuilder};
 pub use delta::reconcile_hash_code;
-pub use error::{DecodeError, EncodeError};
+pub use error::{DecodeError, EncodeError, Error};
+pub use instancer::{Instancer, InstancerBuilder, InstancerStats};
 pub use model::{
     AMAZON_DATA_CENTER_CLASS, ActionType, Application, Applications, DEFAULT_DATA_CENTER_CLASS,
     DataCenterInfo, Document, InstanceInfo, LeaseInfo, Metadata, Port, Status,
 };
+pub use registrar::{Registrar, RegistrarStats};
