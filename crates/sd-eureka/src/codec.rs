@@ -15,7 +15,8 @@ use crate::error::{DecodeError, EncodeError};
 use crate::model::{Application, Applications, Document, InstanceInfo};
 
 /// A wire format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// `application/json`.
     Json,

@@ -1,32 +1,54 @@
-//! Netflix Eureka for `sd`.
+//! Netflix Eureka for `sd`: register a service and discover others, behind the sd-core
+//! traits.
 //!
-//! This crate holds the Eureka wire model ([`InstanceInfo`], [`Application`],
-//! [`Applications`]) and its codecs: tolerant decoders for every JSON and XML form real
-//! servers send ([`decode`], [`decode_any`]), strict encoders for what they accept
-//! ([`encode_instance`], [`encode_applications`]), the reconcile hash code and delta
-//! application.
+//! Register — what a go-kit user does with a fargo config, an instance, `NewRegistrar` and
+//! `Register()` with a deferred `Deregister()`:
 //!
 //! ```
-//! use sd_eureka::{decode_any, Format, Status};
+//! use sd_eureka::{Connection, InstanceInfo, Registrar};
 //!
-//! let xml = br#"<applications><versions__delta>1</versions__delta>
-//!   <apps__hashcode>UP_1_</apps__hashcode>
-//!   <application><name>ORDERS</name><instance>
-//!     <instanceId>a:orders:8080</instanceId><hostName>a</hostName><app>ORDERS</app>
-//!     <ipAddr>10.0.0.5</ipAddr><status>UP</status><port enabled="true">8080</port>
-//!   </instance></application></applications>"#;
-//! let (format, document) = decode_any(xml).unwrap();
-//! assert_eq!(format, Format::Xml);
-//! let registry = document.into_applications();
-//! assert!(registry.is_consistent());
-//! let (app, instance) = registry.instances().next().unwrap();
-//! assert_eq!((app, instance.status, instance.address().as_str()), ("ORDERS", Status::Up, "10.0.0.5:8080"));
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = sd_eureka_server::EurekaServer::builder().addr("127.0.0.1:0".parse()?).bind().await?;
+//! # let eureka_url = server.base_url();
+//! let connection = Connection::new([eureka_url])?;
+//! let registrar = Registrar::new(connection, InstanceInfo::builder("hello", 8080).build());
+//! registrar.register().await?;
+//! // ... serve until shutdown ...
+//! registrar.deregister().await?;
+//! # Ok(()) }
 //! ```
+//!
+//! Discover — what `NewInstancer(conn, "hello", logger)` does, feeding an sd-core
+//! endpointer:
+//!
+//! ```
+//! use sd_core::{BoxError, Endpointer, Instance};
+//! use sd_eureka::{Connection, Instancer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = sd_eureka_server::EurekaServer::builder().addr("127.0.0.1:0".parse()?).bind().await?;
+//! # let eureka_url = server.base_url();
+//! let connection = Connection::new([eureka_url])?;
+//! let instancer = Instancer::new(&connection, "hello")?;
+//! let endpointer = Endpointer::new(&instancer, |i: &Instance| {
+//!     Ok::<_, BoxError>(format!("http://{}/", i.id()))
+//! })?;
+//! # Ok(()) }
+//! ```
+//!
+//! Underneath: [`Connection`] speaks the REST API with failover across service URLs;
+//! [`Registrar`] heartbeats and re-registers; [`Instancer`] follows an app or VIP through
+//! one delta-fetching poller per connection. The wire model ([`InstanceInfo`],
+//! [`Applications`]...) and its tolerant XML and JSON codecs ([`decode`], [`encode`]) are
+//! public too, as are the reconcile hash code and delta application.
 
 // Library code handles every failure; tests and benches may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod codec;
+mod config;
 mod connection;
 mod delta;
 mod error;
@@ -37,12 +59,13 @@ mod registrar;
 pub use codec::{
     Format, decode, decode_any, encode, encode_application, encode_applications, encode_instance,
 };
+pub use config::Config;
 pub use connection::{Connection, ConnectionBuilder};
 pub use delta::reconcile_hash_code;
 pub use error::{DecodeError, EncodeError, Error};
 pub use instancer::{Instancer, InstancerBuilder, InstancerStats};
 pub use model::{
     AMAZON_DATA_CENTER_CLASS, ActionType, Application, Applications, DEFAULT_DATA_CENTER_CLASS,
-    DataCenterInfo, Document, InstanceInfo, LeaseInfo, Metadata, Port, Status,
+    DataCenterInfo, Document, InstanceBuilder, InstanceInfo, LeaseInfo, Metadata, Port, Status,
 };
 pub use registrar::{Registrar, RegistrarStats};

@@ -414,6 +414,38 @@ impl InstanceInfo {
         }
     }
 
+    /// An instance of `app` on `port`, to finish with [`InstanceBuilder`]'s setters:
+    /// host and IP default to `127.0.0.1`, the id to `host:app:port`, the URLs to the
+    /// host and port, the data center to `MyOwn`, the lease to 30 s / 90 s, the status to
+    /// UP.
+    ///
+    /// ```
+    /// use sd_eureka::{InstanceInfo, Status};
+    ///
+    /// let instance = InstanceInfo::builder("hello", 8080)
+    ///     .ip("10.0.0.5")
+    ///     .metadata("zone", "z1")
+    ///     .build();
+    /// assert_eq!(instance.instance_id, "10.0.0.5:hello:8080");
+    /// assert_eq!(instance.app, "HELLO");
+    /// assert_eq!(instance.home_page_url.as_deref(), Some("http://10.0.0.5:8080/"));
+    /// assert_eq!(instance.status, Status::Up);
+    /// ```
+    pub fn builder(app: &str, port: u16) -> InstanceBuilder {
+        InstanceBuilder {
+            app: app.to_owned(),
+            port,
+            host: None,
+            ip: None,
+            instance_id: None,
+            status: Status::Up,
+            renewal_secs: default_renewal(),
+            lease_secs: default_duration(),
+            metadata: Metadata::new(),
+            secure_port: None,
+        }
+    }
+
     /// The instance's identity: `instanceId`, else the Amazon `instance-id`, else the host
     /// name (quirk 9). Decoders fill `instance_id` this way, so after decoding this is
     /// simply `instance_id`.
@@ -458,6 +490,98 @@ impl InstanceInfo {
         if self.instance_id.is_empty() {
             self.instance_id = self.id().to_owned();
         }
+    }
+}
+
+/// Builds an [`InstanceInfo`] for registration; see [`InstanceInfo::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct InstanceBuilder {
+    app: String,
+    port: u16,
+    host: Option<String>,
+    ip: Option<String>,
+    instance_id: Option<String>,
+    status: Status,
+    renewal_secs: u32,
+    lease_secs: u32,
+    metadata: Metadata,
+    secure_port: Option<u16>,
+}
+
+impl InstanceBuilder {
+    /// The host name (defaults to the IP).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// The IP address (defaults to the host, else `127.0.0.1`).
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// The instance id (defaults to `host:app:port`).
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = Some(id.into());
+        self
+    }
+
+    /// The status to register with (default UP; STARTING for a slow start).
+    pub fn status(mut self, status: Status) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Heartbeat interval in seconds (default 30).
+    pub fn renewal_interval_secs(mut self, secs: u32) -> Self {
+        self.renewal_secs = secs;
+        self
+    }
+
+    /// Lease duration in seconds (default 90): how long the server keeps the instance
+    /// without a heartbeat.
+    pub fn lease_duration_secs(mut self, secs: u32) -> Self {
+        self.lease_secs = secs;
+        self
+    }
+
+    /// Adds a metadata entry.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Enables a TLS port.
+    pub fn secure_port(mut self, port: u16) -> Self {
+        self.secure_port = Some(port);
+        self
+    }
+
+    /// Finishes the instance.
+    pub fn build(self) -> InstanceInfo {
+        let ip = self
+            .ip
+            .or_else(|| self.host.clone())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let host = self.host.unwrap_or_else(|| ip.clone());
+        let mut instance = InstanceInfo::new(&self.app, &host, &ip, self.port);
+        if let Some(id) = self.instance_id {
+            instance.instance_id = id;
+        }
+        instance.status = self.status;
+        instance.lease_info = Some(LeaseInfo {
+            renewal_interval_in_secs: self.renewal_secs,
+            duration_in_secs: self.lease_secs,
+            ..LeaseInfo::default()
+        });
+        instance.metadata = self.metadata;
+        if let Some(port) = self.secure_port {
+            instance.secure_port = Port::enabled(port);
+            instance.secure_health_check_url = Some(format!("https://{host}:{port}/health"));
+        }
+        instance
     }
 }
 

@@ -1,0 +1,98 @@
+//! `Config`: connection settings from a config file or the environment.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::{Connection, Error, Format};
+
+/// Connection settings, deserializable from any serde format (a `[eureka]` table of a
+/// TOML file, JSON, environment-derived maps...). Every field has the default a real
+/// client uses. `service_urls` accepts a list or one comma-separated string, as in
+/// `EUREKA_URL`.
+///
+/// ```
+/// let config: sd_eureka::Config = serde_json::from_str(
+///     r#"{"service_urls": "http://a:8761/eureka/,http://b:8761/eureka/", "poll_interval_secs": 5}"#,
+/// ).unwrap();
+/// assert_eq!(config.service_urls.len(), 2);
+/// let connection = config.connection().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The service URLs, base path included (`http://host:8761/eureka/`).
+    #[serde(deserialize_with = "comma_list")]
+    pub service_urls: Vec<String>,
+    /// How often instancers poll (seconds).
+    pub poll_interval_secs: u64,
+    /// TCP connect timeout (milliseconds).
+    pub connect_timeout_ms: u64,
+    /// Timeout of one request, answer included (milliseconds).
+    pub request_timeout_ms: u64,
+    /// The largest answer accepted (bytes).
+    pub max_response_bytes: usize,
+    /// `json` or `xml`.
+    pub format: Format,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            service_urls: vec!["http://127.0.0.1:8761/eureka/".to_owned()],
+            poll_interval_secs: 30,
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 8_000,
+            max_response_bytes: 64 << 20,
+            format: Format::Json,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, with `service_urls` from the `EUREKA_URL` environment variable
+    /// (comma-separated) when it is set.
+    pub fn from_env() -> Self {
+        let mut config = Self::default();
+        if let Ok(urls) = std::env::var("EUREKA_URL") {
+            let urls = split(&urls);
+            if !urls.is_empty() {
+                config.service_urls = urls;
+            }
+        }
+        config
+    }
+
+    /// A connection with these settings.
+    pub fn connection(&self) -> Result<Connection, Error> {
+        Connection::builder()
+            .service_urls(&self.service_urls)
+            .poll_interval(Duration::from_secs(self.poll_interval_secs))
+            .connect_timeout(Duration::from_millis(self.connect_timeout_ms))
+            .request_timeout(Duration::from_millis(self.request_timeout_ms))
+            .max_response_bytes(self.max_response_bytes)
+            .format(self.format)
+            .build()
+    }
+}
+
+fn split(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(list) => split(&list),
+        OneOrMany::Many(items) => items.iter().flat_map(|i| split(i)).collect(),
+    })
+}
