@@ -19,9 +19,27 @@ pub(crate) enum Error {
     Write(io::Error),
     /// The registry could not start (address in use, no runtime...).
     Serve { addr: String, source: io::Error },
+    /// A call to a Eureka registry failed; `action` says what was being done
+    /// (`cannot read the registry`, `cannot register ORDERS a:orders:80`...).
+    Eureka {
+        action: String,
+        source: Box<sd_eureka::Error>,
+    },
+    /// The async runtime of a client command could not start.
+    Runtime(io::Error),
+    /// SIGINT and SIGTERM could not be listened for.
+    Signal(io::Error),
 }
 
 impl Error {
+    /// A failed call to a Eureka registry, while doing `action`.
+    pub(crate) fn eureka(action: impl Into<String>, source: sd_eureka::Error) -> Self {
+        Error::Eureka {
+            action: action.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// True when standard output was closed by its reader.
     pub(crate) fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write(error) if error.kind() == io::ErrorKind::BrokenPipe)
@@ -36,6 +54,9 @@ impl fmt::Display for Error {
             Error::Encode { input, source } => write!(f, "cannot encode {input}: {source}"),
             Error::Write(source) => write!(f, "cannot write the output: {source}"),
             Error::Serve { addr, source } => write!(f, "cannot serve on {addr}: {source}"),
+            Error::Eureka { action, source } => write!(f, "{action}: {source}"),
+            Error::Runtime(source) => write!(f, "cannot start the async runtime: {source}"),
+            Error::Signal(source) => write!(f, "cannot listen for signals: {source}"),
         }
     }
 }
@@ -43,11 +64,14 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Read { source, .. } | Error::Write(source) | Error::Serve { source, .. } => {
-                Some(source)
-            }
+            Error::Read { source, .. }
+            | Error::Write(source)
+            | Error::Serve { source, .. }
+            | Error::Runtime(source)
+            | Error::Signal(source) => Some(source),
             Error::Decode { source, .. } => Some(source),
             Error::Encode { source, .. } => Some(source),
+            Error::Eureka { source, .. } => Some(&**source),
         }
     }
 }

@@ -226,8 +226,9 @@ impl EndpointerBuilder {
         self
     }
 
-    /// Subscribes to `instancer`, applies its current state at once (so the endpointer is
-    /// usable immediately), and spawns the task that follows it.
+    /// Subscribes to `instancer`, applies its current state at once when it has one (so
+    /// the endpointer is usable immediately; until then it has no endpoints), and spawns
+    /// the task that follows it.
     ///
     /// Fails only when called outside a Tokio runtime.
     pub fn build<E, F>(
@@ -242,8 +243,10 @@ impl EndpointerBuilder {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::no_runtime())?;
         let mut subscription = instancer.subscribe();
         let mut cache = EndpointCache::new(Box::new(factory), self.invalidate_after);
-        let closers = cache.update(subscription.latest(), Instant::now());
-        debug_assert!(closers.is_empty(), "a fresh cache has nothing to close");
+        if let Some(first) = subscription.latest() {
+            let closers = cache.update(first, Instant::now());
+            debug_assert!(closers.is_empty(), "a fresh cache has nothing to close");
+        }
         let core = Arc::new(Core {
             published: ArcSwap::from_pointee(cache.snapshot()),
             cache: Mutex::new(cache),

@@ -41,37 +41,37 @@ impl<T: Instancer + ?Sized> Instancer for Box<T> {
 /// costs nobody anything.
 #[derive(Debug, Clone)]
 pub struct Subscription {
-    rx: watch::Receiver<Event>,
+    /// `None` until the source has its first state.
+    rx: watch::Receiver<Option<Event>>,
 }
 
 impl Subscription {
     /// Wraps a watch receiver so that its current value counts as not yet seen: the first
-    /// [`next`](Self::next) returns it at once.
-    pub fn new(mut rx: watch::Receiver<Event>) -> Self {
+    /// [`next`](Self::next) returns it at once (or, while there is none, the first one).
+    pub(crate) fn new(mut rx: watch::Receiver<Option<Event>>) -> Self {
         rx.mark_changed();
         Self { rx }
     }
 
     /// Waits for a state this subscription has not yet returned, and returns it. The first
-    /// call returns the current state immediately. `None` once the source is gone and its
-    /// last state has been seen.
+    /// call returns the current state immediately, if the source has one. `None` once the
+    /// source is gone and its last state has been seen.
     pub async fn next(&mut self) -> Option<Event> {
-        self.rx.changed().await.ok()?;
-        Some(self.rx.borrow_and_update().clone())
+        loop {
+            self.rx.changed().await.ok()?;
+            if let Some(event) = self.rx.borrow_and_update().clone() {
+                return Some(event);
+            }
+        }
     }
 
-    /// The current state, without marking it seen.
-    pub fn current(&self) -> Event {
+    /// The current state, without marking it seen; `None` while the source has none.
+    pub fn current(&self) -> Option<Event> {
         self.rx.borrow().clone()
     }
 
     /// The current state, marked seen: the next [`next`](Self::next) waits for a change.
-    pub fn latest(&mut self) -> Event {
+    pub fn latest(&mut self) -> Option<Event> {
         self.rx.borrow_and_update().clone()
-    }
-
-    /// The underlying receiver, for adapters (streams, `select!` loops).
-    pub fn into_inner(self) -> watch::Receiver<Event> {
-        self.rx
     }
 }

@@ -92,8 +92,29 @@ async fn subscription_ends_when_the_source_goes() {
 async fn latest_marks_the_state_seen() {
     let cache = InstanceCache::with_state(Instances::new(["a:1"]));
     let mut sub = cache.subscribe();
-    assert_eq!(ids(&sub.latest()), ["a:1"]);
+    assert_eq!(ids(&sub.latest().unwrap()), ["a:1"]);
     let pending = tokio::time::timeout(Duration::from_millis(20), sub.next()).await;
     assert!(pending.is_err(), "latest() consumed the current state");
-    assert_eq!(ids(&sub.current()), ["a:1"]);
+    assert_eq!(ids(&sub.current().unwrap()), ["a:1"]);
+}
+
+#[tokio::test]
+async fn a_new_cache_has_no_state_until_its_first_update() {
+    let cache = InstanceCache::new();
+    assert_eq!(cache.state(), None);
+    let mut sub = cache.subscribe();
+    assert_eq!(sub.current(), None);
+    let pending = tokio::time::timeout(Duration::from_millis(20), sub.next()).await;
+    assert!(
+        pending.is_err(),
+        "nothing to deliver before the first update"
+    );
+
+    cache.update(Instances::empty());
+    let first = sub.next().await.expect("the first state");
+    assert_eq!(
+        first,
+        Event::Instances(Instances::empty()),
+        "an empty set is a state"
+    );
 }

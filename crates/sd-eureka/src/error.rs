@@ -171,8 +171,10 @@ pub struct Error {
 pub(crate) enum ErrorKind {
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("cannot reach the server: {0}")]
-    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+    // The whole chain: hyper's own message ("client error (Connect)") hides the cause
+    // ("Connection refused") in its sources.
+    #[error("cannot reach the server: {}", chain(.0.as_ref()))]
+    Transport(Box<dyn std::error::Error + Send + Sync>),
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),
     #[error("the server answered {status}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) })]
@@ -252,4 +254,19 @@ impl Error {
             ErrorKind::Config(_) | ErrorKind::Encode(_) => false,
         }
     }
+}
+
+/// `error: cause: cause...`, skipping a cause whose message its parent already shows.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
 }

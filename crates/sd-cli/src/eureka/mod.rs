@@ -1,7 +1,12 @@
 //! `sd eureka ...`: commands for Netflix Eureka, one module each.
 
+mod apps;
+mod client;
 mod decode;
+mod register;
 mod serve;
+mod signal;
+mod watch;
 
 use std::io::Write;
 
@@ -16,6 +21,12 @@ pub(crate) enum Command {
     Decode(decode::Args),
     /// Run a Eureka-compatible development registry until SIGINT or SIGTERM.
     Serve(serve::Args),
+    /// List the instances of a running registry.
+    Apps(apps::Args),
+    /// Print the instances of an app each time they change, until SIGINT or SIGTERM.
+    Watch(watch::Args),
+    /// Register an instance and keep it registered until SIGINT or SIGTERM.
+    Register(register::Args),
 }
 
 /// Runs one `sd eureka` command, writing its output to `out`.
@@ -23,5 +34,8 @@ pub(crate) fn run(command: &Command, out: &mut impl Write) -> Result<(), Error> 
     match command {
         Command::Decode(args) => decode::run(args, out),
         Command::Serve(args) => serve::run(args, out),
+        Command::Apps(args) => apps::run(args, out),
+        Command::Watch(args) => watch::run(args, out),
+        Command::Register(args) => register::run(args, out),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sd_eureka_server::EurekaServer;
 
+use super::signal::Shutdown;
 use crate::error::Error;
 
 /// Arguments of `sd eureka serve`.
@@ -40,6 +41,8 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
         .build()
         .map_err(serve_error)?;
     runtime.block_on(async {
+        // Before the announcement: a signal sent as soon as it is read must be caught.
+        let mut shutdown = Shutdown::listen().map_err(serve_error)?;
         let mut builder = EurekaServer::builder()
             .addr(args.addr)
             .eviction_interval(Duration::from_secs(args.eviction_interval))
@@ -51,25 +54,8 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
         writeln!(out, "listening on {}", server.base_url())
             .and_then(|()| out.flush())
             .map_err(Error::Write)?;
-        let stopped = wait_for_signal().await;
+        let stopped = shutdown.wait().await;
         server.shutdown().await;
         stopped.map_err(serve_error)
     })
-}
-
-/// Waits for SIGINT (Ctrl-C) or SIGTERM.
-async fn wait_for_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }

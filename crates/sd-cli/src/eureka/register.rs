@@ -1,0 +1,253 @@
+//! `sd eureka register`: registers one instance and keeps it registered (heartbeats, and
+//! registering again when the server forgets it) until SIGINT or SIGTERM, then removes it.
+//!
+//! Prints `registered APP ID at URL[,URL...]` once the server has accepted the instance,
+//! and `deregistered APP ID` once it has removed it. A first registration that fails is
+//! an error, as is a deregistration that fails.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+
+use clap::ValueEnum;
+use clap::builder::NonEmptyStringValueParser;
+use sd_eureka::{InstanceInfo, LeaseInfo, Registrar, Status};
+
+use super::client::{self, Registry};
+use super::signal::Shutdown;
+use crate::error::Error;
+use crate::text::one_line;
+
+/// Arguments of `sd eureka register`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The app to register in (servers upper-case it).
+    #[arg(long, value_name = "APP", value_parser = NonEmptyStringValueParser::new())]
+    app: String,
+    /// The instance's port.
+    #[arg(long, value_name = "PORT")]
+    port: u16,
+    /// The instance's IP address, also its host name [default: the address of the
+    /// interface that routes outwards, else 127.0.0.1]
+    #[arg(long, value_name = "IP")]
+    ip: Option<IpAddr>,
+    /// The instance id [default: IP:app:PORT]
+    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    instance_id: Option<String>,
+    #[command(flatten)]
+    registry: Registry,
+    /// Seconds between heartbeats.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    renew: u32,
+    /// Seconds the server keeps the instance without a heartbeat.
+    #[arg(long, value_name = "SECS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    lease: u32,
+    /// The status to register with.
+    #[arg(long, value_enum, value_name = "STATUS", default_value_t = StatusArg::Up, ignore_case = true)]
+    status: StatusArg,
+}
+
+/// The `--status` values, spelled as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+enum StatusArg {
+    Up,
+    Down,
+    Starting,
+    OutOfService,
+    Unknown,
+}
+
+impl From<StatusArg> for Status {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Up => Status::Up,
+            StatusArg::Down => Status::Down,
+            StatusArg::Starting => Status::Starting,
+            StatusArg::OutOfService => Status::OutOfService,
+            StatusArg::Unknown => Status::Unknown,
+        }
+    }
+}
+
+/// Runs `sd eureka register` until SIGINT or SIGTERM.
+pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
+    let instance = instance(args, args.ip.unwrap_or_else(default_ip));
+    let name = format!(
+        "{} {}",
+        one_line(&instance.app),
+        one_line(&instance.instance_id)
+    );
+    client::runtime()?.block_on(async {
+        // Before the announcement: a signal sent as soon as it is read must be caught.
+        let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
+        let registrar = Registrar::new(args.registry.connect(None)?, instance);
+        let registered = tokio::select! {
+            result = registrar.register() => Some(result),
+            result = shutdown.wait() => {
+                result.map_err(Error::Signal)?;
+                None
+            }
+        };
+        match registered {
+            // Stopped while registering: leave no registration behind.
+            None => return deregister(&registrar, &name).await,
+            Some(Ok(())) => {}
+            Some(Err(source)) => {
+                // The registrar retries in the background, and a registration that timed
+                // out may still have reached the server: stop it and clean up, best effort.
+                let _ = registrar.deregister().await;
+                return Err(Error::eureka(format!("cannot register {name}"), source));
+            }
+        }
+        let announced = writeln!(
+            out,
+            "registered {name} at {}",
+            client::describe(&args.registry.urls())
+        )
+        .and_then(|()| out.flush())
+        .map_err(Error::Write);
+        // Without a reader for the announcement, stop at once; deregister either way.
+        let stopped = match announced {
+            Ok(()) => shutdown.wait().await.map_err(Error::Signal),
+            Err(error) => Err(error),
+        };
+        deregister(&registrar, &name).await?;
+        stopped?;
+        writeln!(out, "deregistered {name}")
+            .and_then(|()| out.flush())
+            .map_err(Error::Write)
+    })
+}
+
+async fn deregister(registrar: &Registrar, name: &str) -> Result<(), Error> {
+    registrar
+        .deregister()
+        .await
+        .map_err(|source| Error::eureka(format!("cannot deregister {name}"), source))
+}
+
+/// The instance to register: `ip` is its address and host name.
+fn instance(args: &Args, ip: IpAddr) -> InstanceInfo {
+    let host = ip.to_string();
+    let mut instance = InstanceInfo::new(&args.app, &host, &host, args.port);
+    if let Some(id) = &args.instance_id {
+        instance.instance_id.clone_from(id);
+    }
+    instance.status = args.status.into();
+    instance.lease_info = Some(LeaseInfo {
+        renewal_interval_in_secs: args.renew,
+        duration_in_secs: args.lease,
+        ..LeaseInfo::default()
+    });
+    instance
+}
+
+/// The address of the interface that routes outwards, else 127.0.0.1.
+fn default_ip() -> IpAddr {
+    outward_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// The local address the routing table picks to reach a public address. Connecting a UDP
+/// socket only looks the route up: nothing is sent. `None` without such a route (an
+/// isolated host), or when the route is the loopback.
+fn outward_ip() -> Option<IpAddr> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    // TEST-NET-1 (RFC 5737): any address behind the default route would do.
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use clap::Parser;
+    use sd_eureka::Status;
+
+    use super::{Args, default_ip, instance};
+
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Command::try_parse_from(std::iter::once("register").chain(args.iter().copied()))
+            .map(|command| command.args)
+    }
+
+    #[test]
+    fn defaults_make_a_conventional_up_instance() {
+        let args = parse(&["--app", "orders", "--port", "8080"]).unwrap();
+        let instance = instance(&args, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5)));
+        assert_eq!(instance.app, "ORDERS");
+        assert_eq!(instance.instance_id, "10.0.0.5:orders:8080");
+        assert_eq!(
+            (instance.host_name.as_str(), instance.ip_addr.as_str()),
+            ("10.0.0.5", "10.0.0.5")
+        );
+        assert_eq!(instance.status, Status::Up);
+        let lease = instance.lease_info.unwrap();
+        assert_eq!(
+            (lease.renewal_interval_in_secs, lease.duration_in_secs),
+            (30, 90)
+        );
+    }
+
+    #[test]
+    fn options_override_the_defaults() {
+        let args = parse(&[
+            "--app",
+            "orders",
+            "--port",
+            "8080",
+            "--ip",
+            "10.0.0.7",
+            "--instance-id",
+            "o-1",
+            "--renew",
+            "5",
+            "--lease",
+            "15",
+            "--status",
+            "out_of_service",
+        ])
+        .unwrap();
+        let instance = instance(&args, args.ip.unwrap());
+        assert_eq!(instance.instance_id, "o-1");
+        assert_eq!(instance.ip_addr, "10.0.0.7");
+        assert_eq!(instance.status, Status::OutOfService);
+        let lease = instance.lease_info.unwrap();
+        assert_eq!(
+            (lease.renewal_interval_in_secs, lease.duration_in_secs),
+            (5, 15)
+        );
+    }
+
+    #[test]
+    fn unusable_values_are_usage_errors() {
+        for bad in [
+            &["--app", "", "--port", "80"][..],
+            &["--app", "a", "--port", "70000"],
+            &["--app", "a", "--port", "80", "--ip", "host.local"],
+            &["--app", "a", "--port", "80", "--renew", "0"],
+            &["--app", "a", "--port", "80", "--status", "HAPPY"],
+            &["--app", "a", "--port", "80", "--instance-id", ""],
+            &["--port", "80"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} is accepted");
+        }
+    }
+
+    #[test]
+    fn the_default_ip_is_never_unspecified() {
+        let ip = default_ip();
+        assert!(!ip.is_unspecified(), "{ip}");
+        assert!(
+            !ip.is_loopback() || ip == IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "{ip}"
+        );
+    }
+}

@@ -1,0 +1,634 @@
+//! `sd eureka apps`, `watch` and `register`, run as real processes against a development
+//! registry started in the test process: what they print, what the registry holds while
+//! they run, how they stop on SIGTERM, and how they fail against an unreachable registry.
+//! The registry URLs come from `--url` (repeated for failover) or from `EUREKA_URL`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{IpAddr, TcpListener};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sd_eureka::{Applications, Connection, Format, InstanceInfo, Status};
+use sd_eureka_server::EurekaServer;
+use tokio::runtime::Runtime;
+
+/// The bound on every wait: a line, a registry change, an exit.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Poll interval of the watchers under test, so that changes show quickly.
+const INTERVAL: &str = "0.1";
+
+/// A development registry on a free port, served by a runtime of its own while the test
+/// thread runs `sd` processes.
+struct Registry {
+    server: EurekaServer,
+    runtime: Runtime,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let server = runtime
+            .block_on(
+                EurekaServer::builder()
+                    .addr("127.0.0.1:0".parse().expect("an address"))
+                    .bind(),
+            )
+            .expect("bind the registry");
+        Self { server, runtime }
+    }
+
+    fn url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The instance `id` of `app`, as a full fetch shows it now.
+    fn instance(&self, app: &str, id: &str) -> Option<InstanceInfo> {
+        find(&self.server.applications(), app, id).cloned()
+    }
+
+    /// Waits at most [`LIMIT`] for the registry to satisfy `done`.
+    fn wait_until(&self, what: &str, done: impl Fn(&Applications) -> bool) {
+        let deadline = Instant::now() + LIMIT;
+        while !done(&self.server.applications()) {
+            assert!(Instant::now() < deadline, "no {what} after {LIMIT:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Registers `instance` straight from the test (once: no heartbeats).
+    fn register(&self, instance: &InstanceInfo) {
+        let connection = Connection::new([self.url()]).expect("a connection");
+        self.runtime
+            .block_on(connection.register(instance))
+            .expect("register from the test");
+    }
+
+    /// Removes an instance straight from the test.
+    fn deregister(&self, app: &str, id: &str) {
+        let connection = Connection::new([self.url()]).expect("a connection");
+        self.runtime
+            .block_on(connection.deregister(app, id))
+            .expect("deregister from the test");
+    }
+}
+
+fn find<'a>(registry: &'a Applications, app: &str, id: &str) -> Option<&'a InstanceInfo> {
+    registry
+        .instances()
+        .find(|(name, instance)| *name == app && instance.id() == id)
+        .map(|(_, instance)| instance)
+}
+
+/// An instance on 127.0.0.1 with the conventional id `127.0.0.1:app:port`.
+fn local(app: &str, port: u16, status: Status) -> InstanceInfo {
+    let mut instance = InstanceInfo::new(app, "127.0.0.1", "127.0.0.1", port);
+    instance.status = status;
+    instance
+}
+
+/// A registry URL where nothing listens: the port of a listener that is closed again.
+fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let addr = listener.local_addr().expect("its address");
+    format!("http://{addr}/eureka/")
+}
+
+/// An `sd` process, killed when the test ends however it ends. Its stdout is read line by
+/// line by a thread, so that every read can be bounded.
+struct Sd {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Sd {
+    /// Starts `sd` with `args`, without `EUREKA_URL`.
+    fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, None)
+    }
+
+    /// Starts `sd` with `args`, and `EUREKA_URL` set to `eureka_url` when given (unset
+    /// otherwise, whatever the test's own environment holds).
+    fn spawn_with_env(args: &[&str], eureka_url: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sd"));
+        command
+            .args(args)
+            .env_remove("EUREKA_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(urls) = eureka_url {
+            command.env("EUREKA_URL", urls);
+        }
+        let mut child = command.spawn().expect("spawn sd");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The next stdout line, within [`LIMIT`].
+    fn line(&mut self) -> String {
+        match self.lines.recv_timeout(LIMIT) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => panic!("no line from sd within {LIMIT:?}"),
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.wait();
+                panic!("sd closed stdout ({status}); stderr: {}", self.stderr())
+            }
+        }
+    }
+
+    /// Every stdout line still to come, once it has exited.
+    fn rest(&mut self) -> Vec<String> {
+        let mut rest = Vec::new();
+        loop {
+            match self.lines.recv_timeout(LIMIT) {
+                Ok(line) => rest.push(line),
+                Err(RecvTimeoutError::Disconnected) => return rest,
+                Err(RecvTimeoutError::Timeout) => panic!("stdout still open after {LIMIT:?}"),
+            }
+        }
+    }
+
+    /// Waits at most [`LIMIT`] for the exit; panics past it (the drop kills it).
+    fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for sd") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sd still running after {LIMIT:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    fn terminate(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        self.wait()
+    }
+
+    /// Its whole stderr, once it has exited.
+    fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_string(&mut text).expect("read stderr");
+        }
+        text
+    }
+}
+
+impl Drop for Sd {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs an `sd` command to its end: the status, stdout lines and stderr.
+fn run(args: &[&str], eureka_url: Option<&str>) -> (ExitStatus, Vec<String>, String) {
+    let mut sd = Sd::spawn_with_env(args, eureka_url);
+    let status = sd.wait();
+    (status, sd.rest(), sd.stderr())
+}
+
+/// Asserts that a command failed as commands fail: status 1, one `error:` line naming
+/// `names`, and nothing on stdout.
+fn assert_fails(outcome: &(ExitStatus, Vec<String>, String), names: &[&str]) {
+    let (status, stdout, stderr) = outcome;
+    assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    for name in names {
+        assert!(stderr.contains(name), "{name:?} missing from: {stderr}");
+    }
+    assert!(stdout.is_empty(), "stdout: {stdout:?}");
+}
+
+/// `sd eureka register` for `app` on 127.0.0.1:`port`, heartbeating every second; returns
+/// once it has announced the registration.
+fn register_process(url: &str, app: &str, port: u16) -> Sd {
+    let port = port.to_string();
+    let mut sd = Sd::spawn(&[
+        "eureka",
+        "register",
+        "--app",
+        app,
+        "--port",
+        &port,
+        "--ip",
+        "127.0.0.1",
+        "--url",
+        url,
+        "--renew",
+        "1",
+    ]);
+    let line = sd.line();
+    assert!(line.starts_with("registered "), "announcement: {line:?}");
+    sd
+}
+
+fn watch(url: &str, app: &str, more: &[&str]) -> Sd {
+    let mut args = vec!["eureka", "watch", app, "--url", url, "--interval", INTERVAL];
+    args.extend_from_slice(more);
+    Sd::spawn(&args)
+}
+
+#[test]
+fn register_keeps_the_instance_registered_until_sigterm() {
+    let registry = Registry::start();
+    let url = registry.url();
+    let mut sd = Sd::spawn(&[
+        "eureka",
+        "register",
+        "--app",
+        "orders",
+        "--port",
+        "8080",
+        "--ip",
+        "127.0.0.1",
+        "--url",
+        &url,
+        "--renew",
+        "1",
+        "--lease",
+        "30",
+    ]);
+    assert_eq!(
+        sd.line(),
+        format!("registered ORDERS 127.0.0.1:orders:8080 at {url}")
+    );
+
+    let instance = registry
+        .instance("ORDERS", "127.0.0.1:orders:8080")
+        .expect("registered once announced");
+    assert_eq!(instance.status, Status::Up);
+    assert_eq!(instance.address(), "127.0.0.1:8080");
+    assert_eq!(instance.host_name, "127.0.0.1");
+    let lease = instance.lease_info.expect("a lease");
+    assert_eq!(
+        (lease.renewal_interval_in_secs, lease.duration_in_secs),
+        (1, 30)
+    );
+    // Kept alive: the server sees heartbeats, and the instance stays.
+    registry.wait_until("heartbeat", |apps| {
+        find(apps, "ORDERS", "127.0.0.1:orders:8080")
+            .and_then(|i| i.lease_info)
+            .is_some_and(|l| l.last_renewal_timestamp > l.registration_timestamp)
+    });
+
+    let status = sd.terminate();
+    assert_eq!(status.code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(sd.rest(), ["deregistered ORDERS 127.0.0.1:orders:8080"]);
+    assert_eq!(
+        registry.instance("ORDERS", "127.0.0.1:orders:8080"),
+        None,
+        "deregistered before the exit"
+    );
+}
+
+#[test]
+fn register_defaults_to_an_outward_address_and_a_conventional_id() {
+    let registry = Registry::start();
+    let url = registry.url();
+    let mut sd = Sd::spawn(&[
+        "eureka", "register", "--app", "billing", "--port", "9000", "--url", &url,
+    ]);
+    let line = sd.line();
+    let id = line
+        .strip_prefix("registered BILLING ")
+        .and_then(|rest| rest.strip_suffix(&format!(" at {url}")))
+        .unwrap_or_else(|| panic!("unexpected announcement {line:?}"))
+        .to_owned();
+
+    let instance = registry.instance("BILLING", &id).expect("registered");
+    let ip: IpAddr = instance.ip_addr.parse().expect("an IP address");
+    assert!(!ip.is_unspecified(), "{ip}");
+    assert!(!ip.is_loopback() || ip.to_string() == "127.0.0.1", "{ip}");
+    assert_eq!(instance.host_name, instance.ip_addr, "the host is the IP");
+    assert_eq!(id, format!("{ip}:billing:9000"));
+    assert_eq!(instance.status, Status::Up);
+    let lease = instance.lease_info.expect("a lease");
+    assert_eq!(
+        (lease.renewal_interval_in_secs, lease.duration_in_secs),
+        (30, 90)
+    );
+
+    assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(registry.instance("BILLING", &id), None);
+}
+
+#[test]
+fn register_takes_the_id_status_and_lease_given() {
+    let registry = Registry::start();
+    let url = registry.url();
+    let mut sd = Sd::spawn(&[
+        "eureka",
+        "register",
+        "--app",
+        "billing",
+        "--port",
+        "9000",
+        "--ip",
+        "10.1.2.3",
+        "--instance-id",
+        "billing-1",
+        "--status",
+        "starting",
+        "--lease",
+        "15",
+        "--url",
+        &url,
+    ]);
+    assert_eq!(sd.line(), format!("registered BILLING billing-1 at {url}"));
+    let instance = registry
+        .instance("BILLING", "billing-1")
+        .expect("registered");
+    assert_eq!(instance.status, Status::Starting);
+    assert_eq!(instance.address(), "10.1.2.3:9000");
+    assert_eq!(instance.lease_info.map(|l| l.duration_in_secs), Some(15));
+
+    assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(registry.instance("BILLING", "billing-1"), None);
+}
+
+#[test]
+fn register_against_an_unreachable_registry_is_one_error_line() {
+    let dead = dead_url();
+    let outcome = run(
+        &[
+            "eureka",
+            "register",
+            "--app",
+            "orders",
+            "--port",
+            "80",
+            "--ip",
+            "127.0.0.1",
+            "--url",
+            &dead,
+        ],
+        None,
+    );
+    assert_fails(
+        &outcome,
+        &["cannot register ORDERS 127.0.0.1:orders:80", &dead],
+    );
+}
+
+#[test]
+fn watch_prints_each_change_until_sigterm() {
+    let registry = Registry::start();
+    let url = registry.url();
+    // Another app, which the watcher must leave out.
+    registry.register(&local("billing", 7000, Status::Up));
+    let mut watcher = watch(&url, "orders", &[]);
+    assert_eq!(watcher.line(), "-", "no instances yet");
+
+    let mut first = register_process(&url, "orders", 9001);
+    assert_eq!(watcher.line(), "127.0.0.1:9001");
+    registry.register(&local("orders", 9000, Status::Up));
+    assert_eq!(watcher.line(), "127.0.0.1:9000 127.0.0.1:9001", "sorted");
+
+    assert_eq!(
+        first.terminate().code(),
+        Some(0),
+        "stderr: {}",
+        first.stderr()
+    );
+    assert_eq!(watcher.line(), "127.0.0.1:9000");
+    registry.deregister("ORDERS", "127.0.0.1:orders:9000");
+    assert_eq!(watcher.line(), "-", "empty again");
+
+    let status = watcher.terminate();
+    assert_eq!(status.code(), Some(0), "stderr: {}", watcher.stderr());
+    assert_eq!(
+        watcher.rest(),
+        Vec::<String>::new(),
+        "no line past the last change"
+    );
+}
+
+#[test]
+fn watch_starts_with_the_instances_already_registered() {
+    let registry = Registry::start();
+    registry.register(&local("orders", 9000, Status::Up));
+    let mut watcher = watch(&registry.url(), "ORDERS", &[]);
+    assert_eq!(watcher.line(), "127.0.0.1:9000", "not an empty set first");
+    assert_eq!(watcher.terminate().code(), Some(0));
+}
+
+#[test]
+fn watch_follows_up_instances_unless_all_statuses() {
+    let registry = Registry::start();
+    let url = registry.url();
+    let mut up_only = watch(&url, "orders", &[]);
+    let mut all = watch(&url, "orders", &["--all-statuses"]);
+    assert_eq!(up_only.line(), "-");
+    assert_eq!(all.line(), "-");
+
+    registry.register(&local("orders", 9002, Status::Down));
+    assert_eq!(all.line(), "127.0.0.1:9002");
+    registry.register(&local("orders", 9003, Status::Up));
+    assert_eq!(all.line(), "127.0.0.1:9002 127.0.0.1:9003");
+    assert_eq!(
+        up_only.line(),
+        "127.0.0.1:9003",
+        "the DOWN instance is left out"
+    );
+
+    assert_eq!(up_only.terminate().code(), Some(0));
+    assert_eq!(all.terminate().code(), Some(0));
+}
+
+#[test]
+fn watch_reports_an_unreachable_registry_and_still_stops_cleanly() {
+    let dead = dead_url();
+    let mut watcher = watch(&dead, "orders", &[]);
+    let line = watcher.line();
+    assert!(line.starts_with("error: "), "line: {line:?}");
+    assert!(line.contains(&dead), "names the URL: {line:?}");
+    let status = watcher.terminate();
+    assert_eq!(status.code(), Some(0), "stderr: {}", watcher.stderr());
+}
+
+/// Registers ORDERS (UP and DOWN) and BILLING instances, straight from the test.
+fn populated() -> Registry {
+    let registry = Registry::start();
+    registry.register(&local("orders", 8080, Status::Up));
+    registry.register(&local("orders", 8081, Status::Down));
+    registry.register(&local("billing", 9000, Status::Up));
+    registry
+}
+
+const EXPECTED_ROWS: [[&str; 4]; 3] = [
+    ["BILLING", "127.0.0.1:billing:9000", "UP", "127.0.0.1:9000"],
+    ["ORDERS", "127.0.0.1:orders:8080", "UP", "127.0.0.1:8080"],
+    ["ORDERS", "127.0.0.1:orders:8081", "DOWN", "127.0.0.1:8081"],
+];
+
+/// Checks the `apps` table of [`populated`]: header, sorted rows with aligned columns,
+/// summary.
+fn assert_table(stdout: &[String]) {
+    assert_eq!(stdout.len(), 5, "stdout: {stdout:#?}");
+    let header = &stdout[0];
+    assert!(
+        header.starts_with("APP ") && header.contains("INSTANCE") && header.contains("STATUS"),
+        "header: {header:?}"
+    );
+    let status_column = header.find("STATUS").expect("a STATUS column");
+    let address_column = header.find("ADDRESS").expect("an ADDRESS column");
+    for (line, expected) in stdout[1..4].iter().zip(EXPECTED_ROWS) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells[..4], expected, "row: {line:?}");
+        assert_eq!(
+            line.find(expected[2]),
+            Some(status_column),
+            "aligned: {line:?}"
+        );
+        assert_eq!(
+            line.find(expected[3]),
+            Some(address_column),
+            "aligned: {line:?}"
+        );
+    }
+    assert_eq!(stdout[4], "# apps=2 instances=3 hashcode=DOWN_1_UP_2_");
+}
+
+#[test]
+fn apps_lists_the_registry_as_a_table() {
+    let registry = populated();
+    let (status, stdout, stderr) = run(&["eureka", "apps", "--url", &registry.url()], None);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+}
+
+#[test]
+fn apps_json_is_the_registry() {
+    let registry = populated();
+    let (status, stdout, stderr) = run(
+        &["eureka", "apps", "--json", "--url", &registry.url()],
+        None,
+    );
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stdout.len(), 1, "one JSON line: {stdout:#?}");
+    let decoded = sd_eureka::decode(stdout[0].as_bytes(), Format::Json)
+        .expect("JSON that sd-eureka decodes")
+        .into_applications();
+    let mut rows: Vec<[String; 4]> = decoded
+        .instances()
+        .map(|(app, i)| {
+            [
+                app.to_owned(),
+                i.id().to_owned(),
+                i.status.to_string(),
+                i.address(),
+            ]
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows, EXPECTED_ROWS.map(|row| row.map(str::to_owned)));
+    assert_eq!(
+        decoded,
+        registry.server.applications(),
+        "the registry as served"
+    );
+}
+
+#[test]
+fn apps_against_an_unreachable_registry_is_one_error_line() {
+    let dead = dead_url();
+    let outcome = run(&["eureka", "apps", "--url", &dead], None);
+    assert_fails(&outcome, &["cannot read the registry", &dead]);
+}
+
+#[test]
+fn eureka_url_names_the_registry_when_url_is_absent() {
+    let registry = populated();
+    // A comma-separated list, whose first URL is dead.
+    let urls = format!("{},{}", dead_url(), registry.url());
+    let (status, stdout, stderr) = run(&["eureka", "apps"], Some(&urls));
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+
+    let mut watcher = Sd::spawn_with_env(
+        &["eureka", "watch", "orders", "--interval", INTERVAL],
+        Some(&urls),
+    );
+    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.terminate().code(), Some(0));
+}
+
+#[test]
+fn url_wins_over_eureka_url() {
+    let registry = populated();
+    let dead = dead_url();
+    let (status, stdout, stderr) = run(&["eureka", "apps", "--url", &registry.url()], Some(&dead));
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+}
+
+#[test]
+fn several_urls_fail_over_to_a_live_one() {
+    let registry = populated();
+    let (dead, live) = (dead_url(), registry.url());
+    let (status, stdout, stderr) = run(&["eureka", "apps", "--url", &dead, "--url", &live], None);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+
+    let mut watcher = watch(&dead, "orders", &["--url", &live]);
+    assert_eq!(watcher.line(), "127.0.0.1:8080");
+
+    let mut sd = Sd::spawn(&[
+        "eureka",
+        "register",
+        "--app",
+        "payments",
+        "--port",
+        "7000",
+        "--ip",
+        "127.0.0.1",
+        "--url",
+        &dead,
+        "--url",
+        &live,
+    ]);
+    assert_eq!(
+        sd.line(),
+        format!("registered PAYMENTS 127.0.0.1:payments:7000 at {dead},{live}")
+    );
+    assert!(
+        registry
+            .instance("PAYMENTS", "127.0.0.1:payments:7000")
+            .is_some()
+    );
+    assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(
+        registry.instance("PAYMENTS", "127.0.0.1:payments:7000"),
+        None
+    );
+    assert_eq!(watcher.terminate().code(), Some(0));
+}
