@@ -12,11 +12,18 @@
 //! * `interop` — installs the Python py-eureka-client (pip) and eureka-js-client (npm) under
 //!   `target/interop/` and checks each against `sd eureka serve`: register, heartbeat,
 //!   discovery, status change, deregistration (see [`interop`]). CI runs it after `ci`.
+//! * `compose-test` — starts the real Eureka server of `docker-compose.yml`, waits until it
+//!   answers, runs sd-eureka's Docker suite against it (`SD_EUREKA_URL`), and stops it.
+//!   Without a Docker engine it says so in one line and succeeds.
 
 use std::env;
 use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 mod interop;
 
@@ -32,6 +39,18 @@ const FUZZ_TIME: &str = "-max_total_time=60";
 /// libFuzzer options that end a run by themselves.
 const FUZZ_BOUNDS: &[&str] = &["-max_total_time=", "-runs="];
 
+/// The service URL of the `docker-compose.yml` server, handed to the Docker suite.
+const COMPOSE_URL: &str = "http://localhost:8761/eureka/";
+
+/// Where that server listens, for the readiness check.
+const COMPOSE_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8761);
+
+/// How long the server may take to be pulled, started and ready (a JVM).
+const COMPOSE_READY: Duration = Duration::from_secs(180);
+
+/// The Docker suite, as `compose-test` runs it.
+const DOCKER_TESTS: &[&str] = &["test", "-p", "sd-eureka", "--test", "docker"];
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -40,10 +59,11 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("interop") => workspace_root().and_then(interop::run),
+        Some("compose-test") => workspace_root().and_then(compose_test),
         _ => {
             eprintln!(
                 "usage: cargo xtask <ci | deny | bench [criterion args] \
-                 | fuzz [{}] [-- libfuzzer args] | interop>",
+                 | fuzz [{}] [-- libfuzzer args] | interop | compose-test>",
                 FUZZ_TARGETS.join(" | ")
             );
             return ExitCode::from(2);
@@ -153,6 +173,80 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         cargo(&args, &[("RUSTC_BOOTSTRAP", "1")])?;
     }
     Ok(())
+}
+
+/// Runs sd-eureka's Docker suite against the real Eureka server of `docker-compose.yml`:
+/// `docker compose up -d`, a wait until it answers `GET /eureka/apps`, the suite with
+/// `SD_EUREKA_URL` pointing at it, then `docker compose down` whatever the outcome.
+fn compose_test(root: &Path) -> Result<(), String> {
+    if !docker_engine() {
+        eprintln!("compose-test: skipped, no Docker engine (`docker info` fails)");
+        return Ok(());
+    }
+    let outcome = docker(root, &["compose", "up", "-d"])
+        .and_then(|()| wait_for_eureka())
+        .and_then(|()| cargo(DOCKER_TESTS, &[("SD_EUREKA_URL", COMPOSE_URL)]));
+    // Down even after a failed up: it may have left a container or a network behind.
+    let down = docker(root, &["compose", "down"]);
+    outcome.and(down)
+}
+
+/// Whether the docker CLI is there and its engine answers.
+fn docker_engine() -> bool {
+    Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Waits until the compose server answers a full fetch with 200.
+fn wait_for_eureka() -> Result<(), String> {
+    let addr = SocketAddr::from(COMPOSE_ADDR);
+    eprintln!("waiting for the Eureka server at {COMPOSE_URL}");
+    let deadline = Instant::now() + COMPOSE_READY;
+    loop {
+        if registry_answers(addr) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the Eureka server at {COMPOSE_URL} did not answer within {COMPOSE_READY:?}"
+            ));
+        }
+        thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// One `GET /eureka/apps` over a plain socket: true on a 200.
+fn registry_answers(addr: SocketAddr) -> bool {
+    let limit = Duration::from_secs(5);
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, limit) else {
+        return false;
+    };
+    let request = "GET /eureka/apps HTTP/1.1\r\nHost: localhost:8761\r\n\
+                   Accept: application/json\r\nConnection: close\r\n\r\n";
+    let mut head = [0_u8; 12];
+    stream.set_read_timeout(Some(limit)).is_ok()
+        && stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.1 200")
+}
+
+fn docker(root: &Path, args: &[&str]) -> Result<(), String> {
+    eprintln!("+ docker {}", args.join(" "));
+    let status = Command::new("docker")
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run docker: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`docker {}` failed ({status})", args.join(" ")))
+    }
 }
 
 /// The workspace's root directory: the parent of this crate's.

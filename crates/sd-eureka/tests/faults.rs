@@ -1,0 +1,420 @@
+//! The client against servers that misbehave: slow, failing, or answering garbage,
+//! truncated or oversized bodies, and deltas whose hash code does not match.
+//!
+//! A tiny raw HTTP server (`support::RawServer`) serves a fixed, valid registry for
+//! `GET apps` and `GET apps/delta` until a test switches it to a fault. Every wait is
+//! bounded by a generous deadline; no test asserts how long anything took.
+
+mod support;
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sd_core::{EndpointSource as _, Event, Instancer as _};
+use sd_eureka::{Connection, InstanceInfo, Instancer, Status};
+use support::{
+    RawServer, Reply, connection_builder, empty_delta_json, endpoints_of, error_message, event_ids,
+    eventually, ids, instance, next_event, registry_json, wait_until,
+};
+
+/// The response cap of the fault tests' connections.
+const LIMIT: usize = 16 << 10;
+
+/// What the raw registry answers.
+#[derive(Debug, Clone, PartialEq)]
+enum Mode {
+    /// The valid registry; deltas are empty and carry `delta_hash`.
+    Valid,
+    /// 500 with a short text body.
+    ServerError,
+    /// 200 with bytes that are neither JSON nor XML.
+    Garbage,
+    /// 200 with a JSON registry cut in half (`Content-Length` matches what is sent).
+    TruncatedDocument,
+    /// 200 whose `Content-Length` promises more than is sent before the connection closes.
+    TruncatedTransfer,
+    /// 200 with a valid registry padded past the response cap.
+    Oversized,
+    /// 200 with a small gzip body that inflates past the response cap.
+    GzipBomb,
+    /// `apps/delta` answers 403 (deltas disabled); `apps` stays valid.
+    DeltaForbidden,
+}
+
+/// A raw registry holding `instances`, switchable between modes.
+struct FakeRegistry {
+    server: RawServer,
+    mode: Arc<Mutex<Mode>>,
+    delta: Arc<Mutex<Vec<u8>>>,
+}
+
+impl FakeRegistry {
+    async fn start(instances: &[InstanceInfo]) -> Self {
+        let full = registry_json(instances, None);
+        let hash = {
+            let statuses = instances.iter().map(|i| i.status);
+            sd_eureka::reconcile_hash_code(statuses)
+        };
+        let mode = Arc::new(Mutex::new(Mode::Valid));
+        let delta = Arc::new(Mutex::new(empty_delta_json(&hash)));
+        let (m, d) = (Arc::clone(&mode), Arc::clone(&delta));
+        let server = RawServer::start(move |request| {
+            let mode = m.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let is_delta = request.path() == "/eureka/apps/delta";
+            let valid = if is_delta {
+                d.lock().unwrap_or_else(PoisonError::into_inner).clone()
+            } else {
+                full.clone()
+            };
+            fault(&mode, is_delta, valid)
+        })
+        .await;
+        Self {
+            server,
+            mode,
+            delta,
+        }
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
+    }
+
+    fn set_delta(&self, body: Vec<u8>) {
+        *self.delta.lock().unwrap_or_else(PoisonError::into_inner) = body;
+    }
+
+    fn connection(&self) -> Connection {
+        connection_builder(&[&self.server.base_url()])
+            .max_response_bytes(LIMIT)
+            .request_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap()
+    }
+}
+
+fn fault(mode: &Mode, is_delta: bool, valid: Vec<u8>) -> Reply {
+    match mode {
+        Mode::DeltaForbidden if is_delta => Reply::status(403, "delta disabled"),
+        Mode::Valid | Mode::DeltaForbidden => Reply::json(valid),
+        Mode::ServerError => Reply::status(500, "internal trouble"),
+        Mode::Garbage => Reply::json(&b"\x00\x01<<not a registry>>}{"[..]),
+        Mode::TruncatedDocument => {
+            let half = valid.len() / 2;
+            Reply::json(&valid[..half])
+        }
+        Mode::TruncatedTransfer => {
+            let mut bytes = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                valid.len()
+            )
+            .into_bytes();
+            bytes.extend_from_slice(&valid[..valid.len() / 2]);
+            Reply::Raw(bytes)
+        }
+        Mode::Oversized => Reply::json(padded(&valid)),
+        Mode::GzipBomb => {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder.write_all(&padded(&valid)).unwrap();
+            let body = encoder.finish().unwrap();
+            assert!(body.len() < LIMIT, "the bomb is small on the wire");
+            let mut bytes = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            bytes.extend_from_slice(&body);
+            Reply::Raw(bytes)
+        }
+    }
+}
+
+/// A valid document preceded by enough whitespace to be four times the cap: only the cap
+/// can make it fail.
+fn padded(valid: &[u8]) -> Vec<u8> {
+    let mut body = vec![b' '; LIMIT * 4];
+    body.extend_from_slice(valid);
+    body
+}
+
+fn two_instances() -> Vec<InstanceInfo> {
+    vec![instance("hello", 8001), instance("hello", 8002)]
+}
+
+const BOTH: [&str; 2] = ["127.0.0.1:8001", "127.0.0.1:8002"];
+
+/// Serves the valid registry, then `mode`: the instancer publishes an error event whose
+/// message contains `says`, an endpointer keeps the last good endpoints, and a direct call
+/// fails with an error `check` accepts. Then the valid registry again: a good event.
+async fn fault_keeps_the_last_good_set(
+    mode: Mode,
+    says: &str,
+    check: impl Fn(&sd_eureka::Error) -> bool,
+) {
+    let registry = FakeRegistry::start(&two_instances()).await;
+    let conn = registry.connection();
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    let endpointer = ids(&instancer);
+    eventually(&endpointer, &BOTH).await;
+    let mut events = instancer.subscribe();
+
+    registry.set(mode.clone());
+    let event = next_event(&mut events, "an error", |e| e.error().is_some()).await;
+    let message = error_message(&event);
+    assert!(
+        message.contains(says),
+        "{mode:?}: {message:?} should say {says:?}"
+    );
+    assert!(instancer.stats().failures >= 1);
+    assert_eq!(
+        endpoints_of(&endpointer),
+        Ok(BOTH.map(str::to_owned).to_vec()),
+        "{mode:?}: the endpointer keeps the last good set"
+    );
+    // Still so after more failed polls.
+    let failures = instancer.stats().failures;
+    wait_until("two more failed polls", || {
+        instancer.stats().failures >= failures + 2
+    })
+    .await;
+    assert_eq!(endpoints_of(&endpointer).unwrap(), BOTH);
+
+    let error = conn.applications().await.unwrap_err();
+    assert!(
+        check(&error),
+        "{mode:?}: unexpected kind of error: {error:?}"
+    );
+
+    registry.set(Mode::Valid);
+    let event = next_event(&mut events, "a good set", |e| e.error().is_none()).await;
+    assert_eq!(event_ids(&event).unwrap(), BOTH);
+    assert_eq!(endpoints_of(&endpointer).unwrap(), BOTH);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_error_is_an_error_event() {
+    fault_keeps_the_last_good_set(Mode::ServerError, "500", |e| {
+        e.status() == Some(http::StatusCode::INTERNAL_SERVER_ERROR)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_is_an_error_event() {
+    fault_keeps_the_last_good_set(Mode::Garbage, "invalid Eureka", sd_eureka::Error::is_decode)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_document_is_an_error_event() {
+    fault_keeps_the_last_good_set(
+        Mode::TruncatedDocument,
+        "invalid Eureka",
+        sd_eureka::Error::is_decode,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_transfer_is_an_error_event() {
+    fault_keeps_the_last_good_set(
+        Mode::TruncatedTransfer,
+        "cannot reach the server",
+        sd_eureka::Error::is_transport,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_answer_is_an_error_event() {
+    fault_keeps_the_last_good_set(
+        Mode::Oversized,
+        &format!("{LIMIT}-byte limit"),
+        sd_eureka::Error::is_too_large,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_bomb_is_an_error_event() {
+    fault_keeps_the_last_good_set(
+        Mode::GzipBomb,
+        &format!("{LIMIT}-byte limit"),
+        sd_eureka::Error::is_too_large,
+    )
+    .await;
+}
+
+/// Awaits a call that must end by its own request timeout; a client that ignored its
+/// timeout fails the test instead of hanging it.
+async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(support::DEADLINE, call)
+        .await
+        .expect("the client's request timeout should have ended the call")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_server_hits_the_request_timeout() {
+    let silent = RawServer::start(|_| Reply::Silent).await;
+    let conn = connection_builder(&[&silent.base_url()])
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = bounded(conn.applications()).await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.to_string().contains("no answer within"), "{error}");
+    assert!(
+        error.to_string().contains(&silent.addr().to_string()),
+        "names the URL: {error}"
+    );
+
+    // Through an instancer: an error event that says so.
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    let mut events = instancer.subscribe();
+    let event = next_event(&mut events, "an error", |e| e.error().is_some()).await;
+    assert!(error_message(&event).contains("no answer within"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_body_hits_the_request_timeout() {
+    let body = registry_json(&two_instances(), None);
+    let stalled = RawServer::start(move |_| {
+        let mut bytes = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&body[..body.len() / 2]);
+        Reply::Stall(bytes)
+    })
+    .await;
+    let conn = connection_builder(&[&stalled.base_url()])
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = bounded(conn.applications()).await.unwrap_err();
+    assert!(error.is_timeout(), "the body counts too: {error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_registration_times_out_and_the_registrar_keeps_trying() {
+    let silent = RawServer::start(|_| Reply::Silent).await;
+    let conn = connection_builder(&[&silent.base_url()])
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let registrar = sd_eureka::Registrar::new(conn, instance("hello", 8001));
+    let error = bounded(registrar.register()).await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    wait_until("the registrar tries again", || {
+        silent.count("POST", "/eureka/apps/HELLO") >= 2
+    })
+    .await;
+    assert!(registrar.stats().failures >= 1);
+    drop(registrar);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hash_mismatch_triggers_a_full_fetch() {
+    let registry = FakeRegistry::start(&two_instances()).await;
+    // The delta claims a registry of seven UP instances: never what the local copy holds.
+    registry.set_delta(empty_delta_json("UP_7_"));
+    let conn = registry.connection();
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    let endpointer = ids(&instancer);
+    eventually(&endpointer, &BOTH).await;
+
+    // Counters move before the requests reach the server: wait for both views.
+    wait_until("two hash mismatches, each followed by a full fetch", || {
+        let stats = instancer.stats();
+        stats.hash_mismatches >= 2
+            && stats.full_fetches >= 3
+            && registry.server.count("GET", "/eureka/apps") >= 3
+    })
+    .await;
+    let stats = instancer.stats();
+    assert_eq!(stats.failures, 0, "{stats:?}");
+    assert_eq!(endpoints_of(&endpointer).unwrap(), BOTH);
+
+    // With the right hash code, deltas alone keep the copy current.
+    registry.set_delta(empty_delta_json("UP_2_"));
+    let deltas = instancer.stats().delta_fetches;
+    wait_until("polls after the switch", || {
+        instancer.stats().delta_fetches >= deltas + 2
+    })
+    .await;
+    let settled = instancer.stats();
+    wait_until("three more deltas", || {
+        instancer.stats().delta_fetches >= settled.delta_fetches + 3
+    })
+    .await;
+    let stats = instancer.stats();
+    assert_eq!(stats.full_fetches, settled.full_fetches, "{stats:?}");
+    assert_eq!(stats.hash_mismatches, settled.hash_mismatches, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deltas_are_applied_without_a_full_fetch() {
+    let registry = FakeRegistry::start(&two_instances()).await;
+    let conn = registry.connection();
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    let endpointer = ids(&instancer);
+    eventually(&endpointer, &BOTH).await;
+
+    // 8002 goes DOWN and 8003 arrives: the delta carries both, with the hash code of the
+    // registry after the change.
+    let mut down = instance("hello", 8002);
+    down.status = Status::Down;
+    down.action_type = Some(sd_eureka::ActionType::Modified);
+    let mut added = instance("hello", 8003);
+    added.action_type = Some(sd_eureka::ActionType::Added);
+    registry.set_delta(registry_json(&[down, added], Some("DOWN_1_UP_2_")));
+    eventually(&endpointer, &["127.0.0.1:8001", "127.0.0.1:8003"]).await;
+
+    let stats = instancer.stats();
+    assert_eq!(stats.full_fetches, 1, "{stats:?}");
+    assert_eq!(stats.hash_mismatches, 0, "{stats:?}");
+    assert!(stats.delta_fetches >= 1, "{stats:?}");
+    assert_eq!(registry.server.count("GET", "/eureka/apps"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_forbidden_falls_back_to_full_fetches() {
+    let registry = FakeRegistry::start(&two_instances()).await;
+    registry.set(Mode::DeltaForbidden);
+    let conn = registry.connection();
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    let endpointer = ids(&instancer);
+    eventually(&endpointer, &BOTH).await;
+    wait_until("three full fetches", || instancer.stats().full_fetches >= 3).await;
+    let stats = instancer.stats();
+    assert_eq!(
+        stats.failures, 0,
+        "a 403 on delta is not a failure: {stats:?}"
+    );
+    assert_eq!(stats.hash_mismatches, 0, "{stats:?}");
+    assert!(matches!(
+        instancer.subscribe().current(),
+        Some(Event::Instances(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_poll_failing_is_an_error_event_then_recovers() {
+    let registry = FakeRegistry::start(&two_instances()).await;
+    registry.set(Mode::ServerError);
+    let conn = registry.connection();
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    let mut events = instancer.subscribe();
+    let event = next_event(&mut events, "an error", |e| e.error().is_some()).await;
+    assert!(error_message(&event).contains("500"));
+    let endpointer = ids(&instancer);
+    assert!(
+        endpointer.endpoints().is_err() || endpoints_of(&endpointer).unwrap().is_empty(),
+        "nothing good known yet"
+    );
+    registry.set(Mode::Valid);
+    eventually(&endpointer, &BOTH).await;
+}
