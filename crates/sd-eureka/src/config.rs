@@ -18,7 +18,7 @@ use crate::{Connection, Error, Format};
 /// assert_eq!(config.service_urls.len(), 2);
 /// let connection = config.connection().unwrap();
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The service URLs, base path included (`http://host:8761/eureka/`).
@@ -34,6 +34,25 @@ pub struct Config {
     pub max_response_bytes: usize,
     /// `json` or `xml`.
     pub format: Format,
+}
+
+/// Passwords in service URLs never show.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Vec<String> = self
+            .service_urls
+            .iter()
+            .map(|u| crate::connection::redact(u))
+            .collect();
+        f.debug_struct("Config")
+            .field("service_urls", &urls)
+            .field("poll_interval_secs", &self.poll_interval_secs)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("format", &self.format)
+            .finish()
+    }
 }
 
 impl Default for Config {

@@ -85,12 +85,12 @@ struct Inner {
 /// A service URL with its credentials split off.
 struct ServiceUrl {
     /// `scheme://host:port/path/`, without userinfo.
-    base: String,
+    base: Arc<str>,
     authorization: Option<HeaderValue>,
 }
 
 /// Options for a [`Connection`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct ConnectionBuilder {
     urls: Vec<String>,
@@ -115,6 +115,37 @@ impl Default for ConnectionBuilder {
             quarantine: Duration::from_secs(30),
             poll_interval: Duration::from_secs(30),
         }
+    }
+}
+
+impl fmt::Debug for ConnectionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let urls: Vec<String> = self.urls.iter().map(|u| redact(u)).collect();
+        f.debug_struct("ConnectionBuilder")
+            .field("urls", &urls)
+            .field("format", &self.format)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_response", &self.max_response)
+            .field("attempts", &self.attempts)
+            .field("quarantine", &self.quarantine)
+            .field("poll_interval", &self.poll_interval)
+            .finish()
+    }
+}
+
+/// `url` with any password replaced by `***`, for logs and `Debug`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -276,7 +307,7 @@ impl ServiceUrl {
         base.parse::<http::Uri>()
             .map_err(|e| config(&format!("not a valid URL: {e}")))?;
         Ok(Self {
-            base,
+            base: base.into(),
             authorization,
         })
     }
@@ -302,6 +333,8 @@ impl fmt::Debug for Connection {
 struct Answer {
     status: StatusCode,
     body: Bytes,
+    /// The service URL that answered, for error messages.
+    url: Arc<str>,
 }
 
 impl Connection {
@@ -528,7 +561,7 @@ impl Connection {
                     return Ok(answer);
                 }
                 Ok(answer) => {
-                    let error = status_error(&answer).at(&url.base);
+                    let error = status_error(&answer);
                     tracing::warn!(url = %url.base, %method, path, %error, "eureka server failed; trying the next");
                     self.set_aside(index, true);
                     last = Some(error);
@@ -631,6 +664,7 @@ impl Connection {
         Ok(Answer {
             status: parts.status,
             body,
+            url: Arc::clone(&url.base),
         })
     }
 }
@@ -664,6 +698,7 @@ fn status_error(answer: &Answer) -> Error {
         status: answer.status,
         body,
     })
+    .at(&answer.url)
 }
 
 fn not_found() -> Error {

@@ -32,6 +32,13 @@ use crate::{Connection, Error, InstanceInfo, Metadata, Status};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Registrar {
+    handle: Arc<Handle>,
+}
+
+/// Held only by `Registrar` clones (the heartbeat task holds `Shared`), so dropping the
+/// last clone is seen here.
+#[derive(Debug)]
+struct Handle {
     shared: Arc<Shared>,
 }
 
@@ -84,13 +91,15 @@ impl Registrar {
             instance.last_dirty_timestamp = now_millis();
         }
         Self {
-            shared: Arc::new(Shared {
-                connection,
-                instance: Mutex::new(instance),
-                task: Mutex::new(None),
-                stats: Counters::default(),
-                deregister_timeout: Duration::from_secs(5),
-                changed: watch::Sender::new(0),
+            handle: Arc::new(Handle {
+                shared: Arc::new(Shared {
+                    connection,
+                    instance: Mutex::new(instance),
+                    task: Mutex::new(None),
+                    stats: Counters::default(),
+                    deregister_timeout: Duration::from_secs(5),
+                    changed: watch::Sender::new(0),
+                }),
             }),
         }
     }
@@ -101,12 +110,12 @@ impl Registrar {
     pub async fn register(&self) -> Result<(), Error> {
         let (first_tx, first_rx) = oneshot::channel();
         {
-            let mut task = self.shared.lock_task();
+            let mut task = self.handle.shared.lock_task();
             if task.as_ref().is_some_and(|h| !h.task.is_finished()) {
                 return Ok(());
             }
             let (stop, stop_rx) = oneshot::channel();
-            let handle = tokio::spawn(run(Arc::clone(&self.shared), stop_rx, first_tx));
+            let handle = tokio::spawn(run(Arc::clone(&self.handle.shared), stop_rx, first_tx));
             *task = Some(Heartbeat { stop, task: handle });
         }
         first_rx.await.unwrap_or(Ok(()))
@@ -115,13 +124,13 @@ impl Registrar {
     /// Stops the heartbeats and removes the instance from the server, giving up after a
     /// few seconds. Does nothing when not registered.
     pub async fn deregister(&self) -> Result<(), Error> {
-        let Some(heartbeat) = self.shared.lock_task().take() else {
+        let Some(heartbeat) = self.handle.shared.lock_task().take() else {
             return Ok(());
         };
         let _ = heartbeat.stop.send(());
         // The loop stops at its next await point; it holds no request open past that.
-        let _ = tokio::time::timeout(self.shared.deregister_timeout, heartbeat.task).await;
-        self.shared.cancel().await
+        let _ = tokio::time::timeout(self.handle.shared.deregister_timeout, heartbeat.task).await;
+        self.handle.shared.cancel().await
     }
 
     /// Changes the instance's status (e.g. `OUT_OF_SERVICE` before shutdown) and tells the
@@ -138,7 +147,7 @@ impl Registrar {
 
     async fn change(&self, edit: impl FnOnce(&mut InstanceInfo)) -> Result<(), Error> {
         let instance = {
-            let mut instance = self.shared.lock_instance();
+            let mut instance = self.handle.shared.lock_instance();
             edit(&mut instance);
             instance.last_dirty_timestamp = now_millis();
             instance.clone()
@@ -146,19 +155,20 @@ impl Registrar {
         if !self.is_registered() {
             return Ok(());
         }
-        let result = self.shared.connection.register(&instance).await;
-        self.shared.changed.send_modify(|n| *n += 1);
+        let result = self.handle.shared.connection.register(&instance).await;
+        self.handle.shared.changed.send_modify(|n| *n += 1);
         result
     }
 
     /// The instance as the registrar will next send it.
     pub fn instance(&self) -> InstanceInfo {
-        self.shared.lock_instance().clone()
+        self.handle.shared.lock_instance().clone()
     }
 
     /// Whether the heartbeat loop is running.
     pub fn is_registered(&self) -> bool {
-        self.shared
+        self.handle
+            .shared
             .lock_task()
             .as_ref()
             .is_some_and(|h| !h.task.is_finished())
@@ -166,7 +176,7 @@ impl Registrar {
 
     /// Counters for health checks.
     pub fn stats(&self) -> RegistrarStats {
-        let c = &self.shared.stats;
+        let c = &self.handle.shared.stats;
         let last = c.last_heartbeat_ms.load(Ordering::Relaxed);
         RegistrarStats {
             registered: self.is_registered(),
@@ -224,28 +234,20 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
+impl Drop for Handle {
     fn drop(&mut self) {
-        let heartbeat = self
-            .task
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let heartbeat = self.shared.lock_task().take();
         let Some(heartbeat) = heartbeat else { return };
         let _ = heartbeat.stop.send(());
         heartbeat.task.abort();
         // Best effort: a registrar dropped without deregister() still leaves the registry,
         // if a runtime is there to send the request.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let connection = self.connection.clone();
-            let instance = self
-                .instance
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner);
-            let (app, id) = (instance.app.clone(), instance.instance_id.clone());
-            let timeout = self.deregister_timeout;
+            let shared = Arc::clone(&self.shared);
             runtime.spawn(async move {
-                let _ = tokio::time::timeout(timeout, connection.deregister(&app, &id)).await;
+                if let Err(error) = shared.cancel().await {
+                    tracing::warn!(%error, "deregistration on drop failed");
+                }
             });
         }
     }
