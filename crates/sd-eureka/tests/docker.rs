@@ -10,8 +10,8 @@
 //!   for the server of the repository's `docker-compose.yml`.
 //! * **A Docker engine**: each test starts its own container through `testcontainers`,
 //!   with the response cache shortened (see [`SERVER_ENV`]).
-//! * **Neither**: each test prints one line, `skipping docker tests: no Docker engine`,
-//!   and passes.
+//! * **Neither**: the suite prints one line, `skipping docker tests: no Docker engine`,
+//!   and every test passes.
 //!
 //! Every test uses app names of its own (with the process id), so the tests can share one
 //! server and run in parallel.
@@ -73,7 +73,9 @@ impl Eureka {
             return Some(eureka);
         }
         if !tokio::task::spawn_blocking(docker_engine).await.unwrap() {
-            say("skipping docker tests: no Docker engine");
+            // One line for the whole suite, however many tests skip.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| say("skipping docker tests: no Docker engine"));
             return None;
         }
         let mut image = GenericImage::new(IMAGE, TAG)
