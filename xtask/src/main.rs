@@ -91,6 +91,20 @@ fn ci() -> Result<(), String> {
         ],
         &[],
     )?;
+    // Features off by default still have to build: TLS for service URLs.
+    cargo(
+        &[
+            "clippy",
+            "-p",
+            "sd-eureka",
+            "--features",
+            "tls",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     cargo(TEST_COMMAND, &[])?;
     cargo(
         &["doc", "--workspace", "--no-deps"],
