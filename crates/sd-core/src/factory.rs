@@ -60,6 +60,12 @@ impl<E> Built<E> {
         }
     }
 
+    /// The endpoint and its close hook, for consumers other than `Endpointer` (such as a
+    /// tower `Discover` adapter) that manage endpoints themselves.
+    pub fn into_parts(self) -> (E, Option<Closer>) {
+        (self.endpoint, self.closer)
+    }
+
     /// An endpoint whose removal runs `close`.
     pub fn with_closer(endpoint: E, close: impl FnOnce() + Send + 'static) -> Self {
         Self {

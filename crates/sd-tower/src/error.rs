@@ -1,0 +1,44 @@
+//! The errors of the balanced service.
+
+use std::time::Duration;
+
+use sd_core::{BoxError, Instance};
+
+/// Why a request through [`Balanced`](crate::Balanced) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No endpoint became available within the readiness wait.
+    #[error("no endpoints available after waiting {0:?}")]
+    NoEndpoints(Duration),
+    /// The endpoint source failed (discovery error with invalidation, or closed).
+    #[error(transparent)]
+    Discovery(sd_core::Error),
+    /// The chosen endpoint failed; says which instance.
+    #[error("{instance}: {source}")]
+    Endpoint {
+        /// The instance the request went to.
+        instance: Instance,
+        /// The endpoint's own error.
+        #[source]
+        source: BoxError,
+    },
+    /// `call` without a successful `poll_ready` first (a caller bug).
+    #[error("call before poll_ready returned ready")]
+    NotReady,
+}
+
+impl Error {
+    /// True when there was nothing to call.
+    pub fn is_no_endpoints(&self) -> bool {
+        matches!(self, Error::NoEndpoints(_))
+    }
+
+    /// The instance whose endpoint failed, when that is what happened.
+    pub fn instance(&self) -> Option<&Instance> {
+        match self {
+            Error::Endpoint { instance, .. } => Some(instance),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! tower adapters for `sd`: discovery-backed services for tower, axum and hyper stacks.
+//!
+//! - [`Balanced`] (and [`BalancedLayer`]): each request goes to the endpoint a
+//!   [`sd_lb::Balancer`] over an [`sd_core::Endpointer`] picks; readiness waits a bounded
+//!   time for an endpoint; errors name the instance; calls are traced with it.
+//! - [`RetryLayer`]: go-kit's retry (attempts, one deadline, a callback) on tower's retry
+//!   machinery, with a retry budget so retries cannot multiply load under failure.
+//! - [`DiscoverInstances`]: an [`sd_core::Instancer`] as a `tower::discover::Discover`,
+//!   for `tower::balance::p2c` with `PeakEwma` or pending-requests load.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use sd_core::{BoxError, Endpointer, FixedInstancer, Instance};
+//! use sd_lb::RoundRobin;
+//! use sd_tower::{BalancedLayer, RetryLayer};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # async fn demo() -> Result<(), BoxError> {
+//! let instancer = FixedInstancer::new(["10.0.0.1:80", "10.0.0.2:80"]);
+//! let endpointer = Endpointer::new(&instancer, |i: &Instance| {
+//!     let addr = i.id().to_owned();
+//!     Ok::<_, BoxError>(service_fn(move |req: String| {
+//!         let addr = addr.clone();
+//!         async move { Ok::<_, BoxError>(format!("{addr}: {req}")) }
+//!     }))
+//! })?;
+//! let client = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(3, Duration::from_secs(2)))
+//!     .layer(BalancedLayer::default())
+//!     .service(Arc::new(RoundRobin::new(endpointer)));
+//! let reply = client.oneshot("hello".to_owned()).await?;
+//! # Ok(()) }
+//! ```
+
+// Library code handles every failure; tests and benches may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod discover;
+mod error;
+mod retry;
+mod service;
+
+pub use discover::DiscoverInstances;
+pub use error::Error;
+pub use retry::{Callback, KeepTrying, RetryLayer, RetryPolicy};
+pub use service::{Balanced, BalancedLayer, ResponseFuture};
