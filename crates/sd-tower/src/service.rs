@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use sd_core::{BoxError, Instance};
+use sd_core::{BoxError, Endpoint, Instance};
 use sd_lb::Balancer;
 use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
@@ -51,10 +51,11 @@ const RECHECK: (Duration, Duration) = (Duration::from_millis(5), Duration::from_
 pub struct Balanced<B: Balancer> {
     balancer: B,
     ready_timeout: Duration,
-    /// The endpoint picked for the next call, once it is ready.
-    ready: Option<(Instance, B::Endpoint)>,
+    /// The endpoint picked for the next call, and its service (a clone to call), once
+    /// ready.
+    ready: Option<(Endpoint<B::Endpoint>, B::Endpoint)>,
     /// An endpoint picked but not ready yet.
-    candidate: Option<(Instance, B::Endpoint)>,
+    candidate: Option<(Endpoint<B::Endpoint>, B::Endpoint)>,
     waiting: Option<Waiting>,
 }
 
@@ -105,33 +106,33 @@ where
 {
     type Response = S::Response;
     type Error = Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
             if self.ready.is_some() {
                 return Poll::Ready(Ok(()));
             }
-            if let Some((instance, service)) = &mut self.candidate {
+            if let Some((_, service)) = &mut self.candidate {
                 let outcome = ready!(service.poll_ready(cx));
-                let (instance, service) = (instance.clone(), service.clone());
-                self.candidate = None;
-                return match outcome {
-                    Ok(()) => {
-                        self.ready = Some((instance, service));
-                        Poll::Ready(Ok(()))
-                    }
-                    Err(source) => Poll::Ready(Err(Error::Endpoint {
-                        instance,
-                        source: source.into(),
-                    })),
-                };
+                if let Some((endpoint, service)) = self.candidate.take() {
+                    return match outcome {
+                        Ok(()) => {
+                            self.ready = Some((endpoint, service));
+                            Poll::Ready(Ok(()))
+                        }
+                        Err(source) => Poll::Ready(Err(Error::Endpoint {
+                            instance: endpoint.instance().clone(),
+                            source: source.into(),
+                        })),
+                    };
+                }
             }
             match self.balancer.endpoint() {
                 Ok(endpoint) => {
                     self.waiting = None;
-                    self.candidate =
-                        Some((endpoint.instance().clone(), endpoint.get_ref().clone()));
+                    let service = endpoint.get_ref().clone();
+                    self.candidate = Some((endpoint, service));
                 }
                 Err(sd_lb::Error::Discovery(error)) => {
                     self.waiting = None;
@@ -143,12 +144,12 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let Some((instance, mut service)) = self.ready.take() else {
+        let Some((endpoint, mut service)) = self.ready.take() else {
             return ResponseFuture::failed(Error::NotReady);
         };
-        let span = tracing::debug_span!("sd.call", instance = %instance);
+        let span = tracing::debug_span!("sd.call", instance = %endpoint.instance());
         let future = service.call(request).instrument(span);
-        ResponseFuture::calling(future, instance)
+        ResponseFuture::calling(future, endpoint)
     }
 }
 
@@ -181,19 +182,21 @@ impl<B: Balancer> Balanced<B> {
 pin_project_lite::pin_project! {
     /// The response of [`Balanced`]: the endpoint's, with its error tagged by instance.
     #[derive(Debug)]
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, S> {
         #[pin]
         inner: Option<tracing::instrument::Instrumented<F>>,
-        instance: Option<Instance>,
+        // Kept whole (one reference) rather than copying the instance on every call: it
+        // is read only when the call fails.
+        endpoint: Option<Endpoint<S>>,
         failed: Option<Error>,
     }
 }
 
-impl<F> ResponseFuture<F> {
-    fn calling(inner: tracing::instrument::Instrumented<F>, instance: Instance) -> Self {
+impl<F, S> ResponseFuture<F, S> {
+    fn calling(inner: tracing::instrument::Instrumented<F>, endpoint: Endpoint<S>) -> Self {
         Self {
             inner: Some(inner),
-            instance: Some(instance),
+            endpoint: Some(endpoint),
             failed: None,
         }
     }
@@ -201,13 +204,13 @@ impl<F> ResponseFuture<F> {
     fn failed(error: Error) -> Self {
         Self {
             inner: None,
-            instance: None,
+            endpoint: None,
             failed: Some(error),
         }
     }
 }
 
-impl<F, T, E> Future for ResponseFuture<F>
+impl<F, S, T, E> Future for ResponseFuture<F, S>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
@@ -220,9 +223,14 @@ where
             return Poll::Ready(Err(this.failed.take().unwrap_or(Error::NotReady)));
         };
         let result = ready!(inner.poll(cx));
-        Poll::Ready(result.map_err(|source| Error::Endpoint {
-            instance: this.instance.take().unwrap_or_else(|| Instance::new("")),
-            source: source.into(),
+        Poll::Ready(result.map_err(|source| {
+            Error::Endpoint {
+                instance: this
+                    .endpoint
+                    .as_ref()
+                    .map_or_else(|| Instance::new(""), |e| e.instance().clone()),
+                source: source.into(),
+            }
         }))
     }
 }
