@@ -1,5 +1,6 @@
 //! The `Instancer` trait: a discovery source that any number of consumers subscribe to.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -39,10 +40,20 @@ impl<T: Instancer + ?Sized> Instancer for Box<T> {
 /// It holds only the *latest* state: a subscriber that reads slowly skips intermediate
 /// states instead of holding up the producer or other subscribers, and one that is dropped
 /// costs nobody anything.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Subscription {
     /// `None` until the source has its first state.
     rx: watch::Receiver<Option<Event>>,
+    /// Whatever produces the events, held so that subscribing keeps it running.
+    keep_alive: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("current", &*self.rx.borrow())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Subscription {
@@ -50,7 +61,20 @@ impl Subscription {
     /// [`next`](Self::next) returns it at once (or, while there is none, the first one).
     pub(crate) fn new(mut rx: watch::Receiver<Option<Event>>) -> Self {
         rx.mark_changed();
-        Self { rx }
+        Self {
+            rx,
+            keep_alive: None,
+        }
+    }
+
+    /// Keeps `source` alive for as long as this subscription (or a clone) lives. For
+    /// instancers whose producer belongs to the handle subscribed to: a consumer that
+    /// subscribes, like an [`Endpointer`](crate::Endpointer), then keeps discovery
+    /// running even when the caller drops the instancer itself.
+    #[must_use]
+    pub fn keep_alive(mut self, source: Arc<dyn Any + Send + Sync>) -> Self {
+        self.keep_alive = Some(source);
+        self
     }
 
     /// Waits for a state this subscription has not yet returned, and returns it. The first

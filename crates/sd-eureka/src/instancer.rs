@@ -21,7 +21,7 @@ use crate::{Applications, Connection, Error, InstanceInfo, Status};
 /// All instancers of one [`Connection`] share one poller: it fetches the full registry
 /// once, then only deltas, checking the reconcile hash code after each and fetching in
 /// full again on a mismatch or when the server has deltas disabled (403). The poller runs
-/// while any of its instancers lives, and stops when the last is dropped.
+/// while any of its instancers, or any subscription to one (an endpointer's), lives.
 ///
 /// ```no_run
 /// use sd_eureka::{Connection, Instancer};
@@ -106,8 +106,13 @@ impl Instancer {
 }
 
 impl sd_core::Instancer for Instancer {
+    /// The subscription keeps this instancer (and so the poller) alive: an endpointer
+    /// built from a temporary instancer keeps following the registry.
     fn subscribe(&self) -> Subscription {
-        self.target.cache.subscribe()
+        self.target
+            .cache
+            .subscribe()
+            .keep_alive(Arc::new(self.clone()))
     }
 }
 

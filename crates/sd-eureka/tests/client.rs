@@ -78,3 +78,20 @@ async fn gokit_scenario_one_two_one() {
     );
     a.deregister().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpointer_keeps_a_dropped_instancer_polling() {
+    let server = server().await;
+    let conn = connection(&server);
+    // The instancer is a temporary: only the endpointer's subscription holds it.
+    let endpointer = Endpointer::new(
+        &Instancer::new(&conn, "hello").unwrap(),
+        |i: &Instance| -> Result<String, BoxError> { Ok(i.id().to_owned()) },
+    )
+    .unwrap();
+    let a = Registrar::new(conn.clone(), instance(8011));
+    a.register().await.unwrap();
+    eventually(&endpointer, &["127.0.0.1:8011"]).await;
+    a.deregister().await.unwrap();
+    eventually(&endpointer, &[]).await;
+}
