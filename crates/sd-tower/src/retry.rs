@@ -157,7 +157,10 @@ where
             return None;
         };
         self.attempt += 1;
-        if self.attempt >= self.max_attempts || !self.callback.keep_trying(self.attempt, error) {
+        // The callback sees every failed attempt, the last included, so it can replace the
+        // error the caller gets (go-kit's semantics).
+        let keep_trying = self.callback.keep_trying(self.attempt, error);
+        if !keep_trying || self.attempt >= self.max_attempts {
             return None;
         }
         if !self.budget.withdraw() {

@@ -64,7 +64,13 @@ struct Waiting {
     deadline: Instant,
     pause: Duration,
     sleep: Pin<Box<Sleep>>,
+    /// When readiness last looked; a long gap means the caller gave up on this wait.
+    last_poll: Instant,
 }
+
+/// A gap between polls this long means the wait was abandoned (a caller's own timeout,
+/// a `select!`), not merely delayed: the next wait starts afresh.
+const ABANDONED: Duration = Duration::from_secs(1);
 
 impl<B: Balancer> Balanced<B> {
     /// A service over `balancer` with the default ready timeout (5 s).
@@ -158,6 +164,13 @@ impl<B: Balancer> Balanced<B> {
     /// the ready timeout has passed.
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let now = Instant::now();
+        if self
+            .waiting
+            .as_ref()
+            .is_some_and(|w| now.saturating_duration_since(w.last_poll) > ABANDONED)
+        {
+            self.waiting = None;
+        }
         let timeout = self.ready_timeout;
         let waiting = self.waiting.get_or_insert_with(|| {
             let deadline = now + timeout;
@@ -165,8 +178,10 @@ impl<B: Balancer> Balanced<B> {
                 deadline,
                 pause: RECHECK.0,
                 sleep: Box::pin(tokio::time::sleep_until((now + RECHECK.0).min(deadline))),
+                last_poll: now,
             }
         });
+        waiting.last_poll = now;
         if now >= waiting.deadline {
             self.waiting = None;
             return Poll::Ready(Err(Error::NoEndpoints(self.ready_timeout)));

@@ -1,0 +1,295 @@
+//! An axum gateway: `GET /hello` is forwarded to one of the `hello` backends it discovers
+//! through Eureka, via `sd_tower::Balanced` (round robin) under `sd_tower::RetryLayer`, so
+//! a backend that refuses the connection costs a retry on the next one, not an error.
+//! `GET /backends` lists the backends the gateway currently sees.
+//!
+//! For a self-contained demo, `main` also starts a registry (`sd-eureka-server`) and three
+//! backends registered with it, all in process. Run it with
+//! `cargo run -p sd-tower --example axum_gateway [ADDR]` (ADDR defaults to
+//! `127.0.0.1:3000`), then `curl http://127.0.0.1:3000/hello`; Ctrl-C stops it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Uri};
+use http_body_util::Empty;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sd_core::{BoxError, EndpointSource, Endpointer, Instance};
+use sd_eureka::{Connection, InstanceInfo, Instancer, Registrar};
+use sd_eureka_server::EurekaServer;
+use sd_lb::RoundRobin;
+use sd_tower::{BalancedLayer, RetryLayer};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tower::util::BoxCloneSyncService;
+use tower::{ServiceBuilder, ServiceExt as _};
+
+/// The app the backends register as and the gateway forwards to.
+pub(crate) const APP: &str = "hello";
+
+/// How often the gateway polls the registry.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The bound on every wait (discovery, shutdown).
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let listen: SocketAddr = std::env::args()
+        .nth(1)
+        .as_deref()
+        .unwrap_or("127.0.0.1:3000")
+        .parse()?;
+
+    let registry = EurekaServer::builder()
+        .addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .bind()
+        .await?;
+    let eureka = Connection::new([registry.base_url()])?;
+    let mut backends = Vec::new();
+    for _ in 0..3 {
+        backends.push(HelloBackend::start(&eureka).await?);
+    }
+
+    let gateway = Gateway::start(listen, &registry.base_url()).await?;
+    gateway
+        .wait_for(|seen| seen.len() == backends.len())
+        .await?;
+    println!("registry  {}", registry.base_url());
+    let ports: Vec<String> = backends.iter().map(|b| format!(":{}", b.port())).collect();
+    println!("backends  {APP} on {}", ports.join(" "));
+    println!(
+        "gateway   http://{}/hello (and /backends); Ctrl-C to stop",
+        gateway.addr()
+    );
+
+    tokio::signal::ctrl_c().await?;
+    gateway.stop().await?;
+    for backend in backends {
+        backend.stop().await?;
+    }
+    registry.shutdown().await;
+    println!("stopped");
+    Ok(())
+}
+
+/// The gateway's view of one backend: the shared hyper client, aimed at that instance.
+type Upstream = BoxCloneSyncService<Request<Empty<Bytes>>, http::Response<Incoming>, BoxError>;
+
+/// The gateway: an axum server whose `/hello` goes to a discovered backend.
+pub(crate) struct Gateway {
+    addr: SocketAddr,
+    endpointer: Endpointer<Upstream>,
+    /// Kept for as long as the gateway runs: the registry poller stops with the last
+    /// instancer.
+    _instancer: Instancer,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    /// Starts the gateway on `listen` (port 0 picks a free one), discovering `hello`
+    /// backends through the Eureka registry at `registry`.
+    pub(crate) async fn start(listen: SocketAddr, registry: &str) -> Result<Self, BoxError> {
+        let connection = Connection::builder()
+            .service_url(registry)
+            .poll_interval(POLL)
+            .build()?;
+        let instancer = Instancer::new(&connection, APP)?;
+        let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
+            let authority: Authority = instance.id().parse()?;
+            let upstream = http
+                .clone()
+                .map_request(move |request: Request<Empty<Bytes>>| aim(request, &authority))
+                .map_err(BoxError::from);
+            Ok::<_, BoxError>(BoxCloneSyncService::new(upstream))
+        })?;
+        let client = ServiceBuilder::new()
+            .layer(RetryLayer::new(3, Duration::from_secs(5)))
+            .layer(BalancedLayer::new(Duration::from_secs(2)))
+            .service(Arc::new(RoundRobin::new(endpointer.clone())));
+
+        let discovered = endpointer.clone();
+        let app = Router::new()
+            .route("/hello", get(move || forward(client.clone(), "/hello")))
+            .route(
+                "/backends",
+                get(move || std::future::ready(instances(&discovered).join("\n"))),
+            );
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            endpointer,
+            _instancer: instancer,
+            stop,
+            server,
+        })
+    }
+
+    /// Where the gateway listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The backends the gateway currently sends requests to (`ip:port`).
+    pub(crate) fn backends(&self) -> Vec<String> {
+        instances(&self.endpointer)
+    }
+
+    /// Waits (at most [`WAIT`]) until the backends on offer satisfy `done`.
+    pub(crate) async fn wait_for(&self, done: impl Fn(&[String]) -> bool) -> Result<(), BoxError> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let seen = self.backends();
+            if done(&seen) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("after {WAIT:?} the gateway still sees {seen:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops accepting, finishes the requests in flight (bounded), and closes the
+    /// backends' endpoints.
+    pub(crate) async fn stop(self) -> Result<(), BoxError> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.server).await???;
+        self.endpointer.close();
+        Ok(())
+    }
+}
+
+/// Sends `GET path` through the balanced, retrying client and streams back what the
+/// backend answered; 502 when no backend did.
+async fn forward<S>(client: S, path: &'static str) -> Response
+where
+    S: tower::Service<Request<Empty<Bytes>>, Response = http::Response<Incoming>, Error = BoxError>,
+{
+    let request = match Request::get(path).body(Empty::new()) {
+        Ok(request) => request,
+        Err(error) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+        }
+    };
+    match client.oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(error) => (
+            StatusCode::BAD_GATEWAY,
+            format!("no backend answered: {error}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// The ids (`ip:port`) of the endpoints on offer; none while discovery has failed.
+fn instances(source: &impl EndpointSource) -> Vec<String> {
+    source.with_endpoints(|endpoints| {
+        endpoints.map_or_else(
+            |_| Vec::new(),
+            |endpoints| {
+                endpoints
+                    .iter()
+                    .map(|e| e.instance().id().to_owned())
+                    .collect()
+            },
+        )
+    })
+}
+
+/// Points a request (`/hello`) at one instance (`http://ip:port/hello`).
+fn aim<B>(mut request: Request<B>, authority: &Authority) -> Request<B> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let uri = Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(authority.clone())
+        .path_and_query(path)
+        .build()
+        .expect("an authority and a path make a URI");
+    *request.uri_mut() = uri;
+    request
+}
+
+/// A `hello` backend: an axum app on a free port answering `GET /hello` with
+/// `hello from PORT`, registered with Eureka (a heartbeat every second).
+pub(crate) struct HelloBackend {
+    addr: SocketAddr,
+    registrar: Registrar,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl HelloBackend {
+    /// Starts serving, then registers through `eureka`.
+    pub(crate) async fn start(eureka: &Connection) -> Result<Self, BoxError> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let reply = format!("hello from {}", addr.port());
+        let app = Router::new().route("/hello", get(move || std::future::ready(reply.clone())));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let instance = InstanceInfo::builder(APP, addr.port())
+            .renewal_interval_secs(1)
+            .build();
+        let registrar = Registrar::new(eureka.clone(), instance);
+        registrar.register().await?;
+        Ok(Self {
+            addr,
+            registrar,
+            stop,
+            server,
+        })
+    }
+
+    /// The port it serves on.
+    pub(crate) fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Its registrar (to deregister it, or mark it DOWN, while it keeps serving).
+    #[cfg_attr(not(test), expect(dead_code, reason = "for tests/examples.rs"))]
+    pub(crate) fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    /// Deregisters (if still registered), then stops serving.
+    pub(crate) async fn stop(self) -> Result<(), BoxError> {
+        self.registrar.deregister().await?;
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.server).await???;
+        Ok(())
+    }
+}

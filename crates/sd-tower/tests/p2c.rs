@@ -1,0 +1,186 @@
+//! `DiscoverInstances` feeding tower's power-of-two-choices balancer, with
+//! pending-requests and peak-EWMA load.
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use harness::{Behaviour, Closed, Log, Req, bounded, recording, recording_with_close};
+use sd_core::{BoxError, InstanceCache, Instances};
+use sd_tower::DiscoverInstances;
+use tokio::task::JoinSet;
+use tower::balance::p2c::Balance;
+use tower::load::{CompleteOnResponse, PeakEwmaDiscover, PendingRequestsDiscover};
+use tower::{Service, ServiceExt};
+
+/// Sends `count` requests through `balance`, numbered from `first`, keeping up to
+/// `in_flight` outstanding; every one must succeed.
+async fn drive<S>(balance: &mut S, first: u64, count: u64, in_flight: usize)
+where
+    S: Service<Req, Response = Arc<str>, Error = BoxError>,
+    S::Future: Future<Output = Result<Arc<str>, BoxError>> + Send + 'static,
+{
+    let mut pending: JoinSet<Result<Arc<str>, BoxError>> = JoinSet::new();
+    for n in first..first + count {
+        while pending.len() >= in_flight {
+            let done = bounded("a response", pending.join_next()).await;
+            done.expect("one in flight").unwrap().unwrap();
+        }
+        let ready = bounded("p2c readiness", balance.ready()).await.unwrap();
+        pending.spawn(ready.call(Req::new(n)));
+    }
+    while let Some(done) = bounded("a response", pending.join_next()).await {
+        done.unwrap().unwrap();
+    }
+}
+
+/// Each of `counts`' instances served at least half its fair share of `total`.
+fn assert_fair(counts: &BTreeMap<String, usize>, instances: &[&str], total: usize) {
+    let fair = total / instances.len();
+    for id in instances {
+        let got = counts.get(*id).copied().unwrap_or(0);
+        assert!(
+            got >= fair / 2,
+            "{id} served {got} of {total} requests (a fair share is {fair}): {counts:?}"
+        );
+    }
+    assert_eq!(counts.values().sum::<usize>(), total, "{counts:?}");
+}
+
+const FOUR: [&str; 4] = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2c_with_pending_requests_spreads_load_over_discovered_instances() {
+    let log = Log::default();
+    let cache = InstanceCache::with_state(Instances::new(FOUR));
+    let discover = DiscoverInstances::new(&cache, recording(&log, |_| Behaviour::Healthy));
+    let mut balance = Balance::new(PendingRequestsDiscover::new(
+        discover,
+        CompleteOnResponse::default(),
+    ));
+
+    drive(&mut balance, 0, 4_000, 16).await;
+    assert_fair(&log.per_instance(), &FOUR, 4_000);
+}
+
+/// Removes one instance and adds another; the removed one gets nothing more and its close
+/// hook runs; the added one gets its share; dropping the balancer closes the rest.
+async fn follows_set_changes<S>(make: impl FnOnce(&InstanceCache, &Log, &Closed) -> S)
+where
+    S: Service<Req, Response = Arc<str>, Error = BoxError>,
+    S::Future: Future<Output = Result<Arc<str>, BoxError>> + Send + 'static,
+{
+    let log = Log::default();
+    let closed = Closed::default();
+    let cache = InstanceCache::with_state(Instances::new(["a:1", "b:1", "c:1"]));
+    let mut balance = make(&cache, &log, &closed);
+
+    drive(&mut balance, 0, 600, 8).await;
+    let before = harness::count(&log.take());
+    assert_fair(&before, &["a:1", "b:1", "c:1"], 600);
+    assert!(closed.list().is_empty());
+
+    cache.update(Instances::new(["a:1", "b:1", "d:1"]));
+    drive(&mut balance, 1_000, 900, 8).await;
+    let after = harness::count(&log.take());
+    assert!(
+        !after.contains_key("c:1"),
+        "the removed instance still got requests: {after:?}"
+    );
+    assert_fair(&after, &["a:1", "b:1", "d:1"], 900);
+    assert_eq!(
+        closed.list(),
+        ["c:1"],
+        "the removed service's close hook ran"
+    );
+
+    drop(balance);
+    let mut all = closed.list();
+    all.sort();
+    assert_eq!(
+        all,
+        ["a:1", "b:1", "c:1", "d:1"],
+        "dropping the balancer closes the services it held"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2c_with_pending_requests_follows_set_changes() {
+    follows_set_changes(|cache, log, closed| {
+        let factory = recording_with_close(log, closed, |_| Behaviour::Healthy);
+        Balance::new(PendingRequestsDiscover::new(
+            DiscoverInstances::new(cache, factory),
+            CompleteOnResponse::default(),
+        ))
+    })
+    .await;
+}
+
+/// On the paused clock, so that every instance has exactly the same latency: on the real
+/// clock peak-EWMA rightly shies away from whichever instance a busy machine happened to
+/// delay, which makes shares unpredictable.
+#[tokio::test(start_paused = true)]
+async fn p2c_with_peak_ewma_follows_set_changes() {
+    follows_set_changes(|cache, log, closed| {
+        let factory =
+            recording_with_close(log, closed, |_| Behaviour::Slow(Duration::from_millis(1)));
+        Balance::new(PeakEwmaDiscover::new(
+            DiscoverInstances::new(cache, factory),
+            Duration::from_millis(10),
+            Duration::from_secs(1),
+            CompleteOnResponse::default(),
+        ))
+    })
+    .await;
+}
+
+/// On the paused clock latencies are exact: with one instance fifty times slower than the
+/// others, peak-EWMA sends it far less than a third of the requests.
+#[tokio::test(start_paused = true)]
+async fn p2c_with_peak_ewma_prefers_faster_instances() {
+    let log = Log::default();
+    let cache = InstanceCache::with_state(Instances::new(["fast:1", "fast:2", "slow:1"]));
+    let factory = recording(&log, |id| {
+        if id.starts_with("slow") {
+            Behaviour::Slow(Duration::from_millis(50))
+        } else {
+            Behaviour::Slow(Duration::from_millis(1))
+        }
+    });
+    let mut balance = Balance::new(PeakEwmaDiscover::new(
+        DiscoverInstances::new(&cache, factory),
+        Duration::from_millis(10),
+        Duration::from_secs(10),
+        CompleteOnResponse::default(),
+    ));
+
+    drive(&mut balance, 0, 900, 6).await;
+    let counts = log.per_instance();
+    let slow = counts.get("slow:1").copied().unwrap_or(0);
+    assert!(
+        slow < 900 / 3 / 2,
+        "the slow instance served {slow} of 900 requests: {counts:?}"
+    );
+    assert!(counts.get("fast:1").is_some_and(|&n| n > 900 / 3));
+    assert!(counts.get("fast:2").is_some_and(|&n| n > 900 / 3));
+}
+
+#[tokio::test]
+async fn discover_stream_keeps_services_on_an_error_event() {
+    let log = Log::default();
+    let cache = InstanceCache::with_state(Instances::new(["a:1", "b:1"]));
+    let mut balance = Balance::new(PendingRequestsDiscover::new(
+        DiscoverInstances::new(&cache, recording(&log, |_| Behaviour::Healthy)),
+        CompleteOnResponse::default(),
+    ));
+    drive(&mut balance, 0, 100, 4).await;
+    cache.update(sd_core::Event::Error(sd_core::Error::discovery(
+        "registry unreachable",
+    )));
+    log.take();
+    drive(&mut balance, 100, 200, 4).await;
+    assert_fair(&log.per_instance(), &["a:1", "b:1"], 200);
+}

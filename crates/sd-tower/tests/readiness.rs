@@ -1,0 +1,138 @@
+//! `Balanced` and the readiness contract of its endpoints and its own callers.
+//!
+//! tower services may hold what `poll_ready` reserved (a concurrency permit, a buffer
+//! slot) in the very instance that was polled; a clone starts unreserved. So the instance
+//! polled ready must be the one called. And a caller may give up on a readiness wait
+//! (a `select!`, a shorter timeout) and come back later: the new wait gets the full ready
+//! timeout.
+
+mod harness;
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use harness::{Behaviour, Log, Req, balanced, bounded, recording};
+use sd_core::{BoxError, Endpointer, Instance, InstanceCache, Instances};
+use tokio::time::Instant;
+use tower::limit::ConcurrencyLimit;
+use tower::{Service, ServiceExt};
+
+/// An endpoint that, like tower's `ConcurrencyLimit` or `Buffer`, remembers in the polled
+/// instance that `poll_ready` succeeded; a clone starts not ready. A call on an instance
+/// that was not polled ready fails.
+#[derive(Debug)]
+struct Reserving {
+    id: Arc<str>,
+    reserved: bool,
+}
+
+impl Clone for Reserving {
+    fn clone(&self) -> Self {
+        Self {
+            id: Arc::clone(&self.id),
+            reserved: false,
+        }
+    }
+}
+
+impl Service<Req> for Reserving {
+    type Response = Arc<str>;
+    type Error = BoxError;
+    type Future = Ready<Result<Arc<str>, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.reserved = true;
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Req) -> Self::Future {
+        if std::mem::take(&mut self.reserved) {
+            ready(Ok(Arc::clone(&self.id)))
+        } else {
+            ready(Err("called on an instance that was not polled ready".into()))
+        }
+    }
+}
+
+/// `Balanced` must call the very service it polled ready, not a clone of it (a clone holds
+/// no reservation). A regression test: the first version did call a clone.
+#[tokio::test]
+async fn the_endpoint_polled_ready_is_the_one_called() {
+    let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80"]));
+    let endpointer = Endpointer::new(&cache, |i: &Instance| {
+        Ok::<_, BoxError>(Reserving {
+            id: Arc::from(i.id()),
+            reserved: false,
+        })
+    })
+    .unwrap();
+    let mut service = balanced(&endpointer, Duration::from_secs(5));
+
+    let outcome = service.ready().await.unwrap().call(Req::new(0)).await;
+    assert!(
+        outcome.is_ok(),
+        "the call went to an instance that was not polled ready: {:?}",
+        outcome.err().map(|e| e.to_string())
+    );
+}
+
+/// The same with a real tower middleware: calling a clone of a concurrency-limited
+/// endpoint panics (`max requests in-flight; poll_ready must be called first`).
+#[tokio::test]
+async fn endpoints_with_a_concurrency_limit_can_be_called() {
+    let log = Log::default();
+    let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80"]));
+    let factory = recording(&log, |_| Behaviour::Healthy);
+    let endpointer = Endpointer::new(&cache, move |i: &Instance| {
+        let inner = sd_core::Factory::build(&factory, i)?.into_parts().0;
+        Ok::<_, BoxError>(ConcurrencyLimit::new(inner, 4))
+    })
+    .unwrap();
+    let service = balanced(&endpointer, Duration::from_secs(5));
+
+    let outcome = tokio::spawn(service.oneshot(Req::new(0))).await;
+    match outcome {
+        Ok(reply) => assert_eq!(&*reply.unwrap(), "10.0.0.1:80"),
+        Err(panicked) => panic!(
+            "calling a concurrency-limited endpoint through Balanced panicked: {:?}",
+            panicked
+                .into_panic()
+                .downcast_ref::<&str>()
+                .copied()
+                .unwrap_or("(no message)")
+        ),
+    }
+}
+
+/// Library bug: an abandoned readiness wait leaves its deadline behind, and the next wait
+/// on the same service fails at once instead of waiting the ready timeout.
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_wait_does_not_shorten_the_next_one() {
+    let cache = Arc::new(InstanceCache::with_state(Instances::empty()));
+    let endpointer =
+        Endpointer::new(&cache, recording(&Log::default(), |_| Behaviour::Healthy)).unwrap();
+    let mut service = balanced(&endpointer, Duration::from_secs(1));
+
+    // The caller stops waiting after 300 ms (its own, shorter timeout) ...
+    let abandoned = tokio::time::timeout(Duration::from_millis(300), service.ready()).await;
+    assert!(abandoned.is_err(), "still waiting when abandoned");
+    // ... and comes back two seconds later; an instance appears 200 ms into the new wait,
+    // well within the 1 s ready timeout.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let feeder = Arc::clone(&cache);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        feeder.update(Instances::new(["10.0.0.1:80"]));
+    });
+    let began = Instant::now();
+    let outcome = bounded("the second wait", service.ready()).await.map(drop);
+    assert!(
+        outcome.is_ok(),
+        "the second wait failed after {:?} instead of waiting up to the 1 s ready timeout: \
+         {:?}",
+        began.elapsed(),
+        outcome.err().map(|e| e.to_string())
+    );
+}
