@@ -106,8 +106,8 @@ async fn endpoints_with_a_concurrency_limit_can_be_called() {
     }
 }
 
-/// Library bug: an abandoned readiness wait leaves its deadline behind, and the next wait
-/// on the same service fails at once instead of waiting the ready timeout.
+/// A readiness wait the caller abandoned leaves no stale deadline behind: the next wait on
+/// the same service waits the full ready timeout (this once failed at once).
 #[tokio::test(start_paused = true)]
 async fn an_abandoned_wait_does_not_shorten_the_next_one() {
     let cache = Arc::new(InstanceCache::with_state(Instances::empty()));

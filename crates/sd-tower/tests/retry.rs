@@ -316,9 +316,8 @@ async fn the_budget_caps_retries_when_every_backend_fails() {
     );
 }
 
-/// Library bug: the callback is documented to see each error and to be able to replace
-/// the one the caller gets after the last attempt (go-kit calls it after every failed
-/// attempt), but `RetryPolicy` stops at `max_attempts` before calling it.
+/// The callback sees every failed attempt, the last included, and can replace the error
+/// the caller gets (go-kit's semantics; this once stopped at `max_attempts` first).
 #[tokio::test]
 async fn the_callback_sees_the_last_attempt_too() {
     let log = Log::default();
