@@ -18,6 +18,10 @@ pub struct Endpoint<E> {
     entry: Arc<Entry<E>>,
 }
 
+// Each entry on cache lines of its own: picks on different cores bump the reference
+// counts of neighbouring endpoints, and two entries on one line would make every such
+// increment evict the other core's copy (false sharing).
+#[repr(align(128))]
 struct Entry<E> {
     instance: Instance,
     /// Shared separately so that an instance whose attributes change keeps its value.

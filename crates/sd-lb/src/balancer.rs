@@ -47,3 +47,11 @@ pub(crate) fn pick<E>(
     let index = choose(endpoints.len());
     endpoints.get(index).cloned().ok_or(Error::NoEndpoints)
 }
+
+/// A value on cache lines of its own. The shared counter every pick writes must not sit on
+/// a line with the fields every pick only reads (the source pointer), or each write by one
+/// core evicts the other core's copy of those too. 128 bytes: adjacent-line prefetching
+/// pulls lines in pairs on x86.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);

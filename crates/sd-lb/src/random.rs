@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sd_core::{Endpoint, EndpointSource};
 
-use crate::balancer::pick;
+use crate::balancer::{Padded, pick};
 use crate::{Balancer, Error};
 
 /// Picks an endpoint uniformly at random.
@@ -27,7 +27,7 @@ use crate::{Balancer, Error};
 #[derive(Debug)]
 pub struct Random<S> {
     source: S,
-    state: AtomicU64,
+    state: Padded<AtomicU64>,
 }
 
 /// `SplitMix64`'s increment: an odd constant near 2^64 / φ, so successive states are well
@@ -44,7 +44,7 @@ impl<S> Random<S> {
     pub fn with_seed(source: S, seed: u64) -> Self {
         Self {
             source,
-            state: AtomicU64::new(seed),
+            state: Padded(AtomicU64::new(seed)),
         }
     }
 
@@ -56,6 +56,7 @@ impl<S> Random<S> {
     fn next_u64(&self) -> u64 {
         let mut z = self
             .state
+            .0
             .fetch_add(GAMMA, Ordering::Relaxed)
             .wrapping_add(GAMMA);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

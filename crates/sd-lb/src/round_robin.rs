@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sd_core::{Endpoint, EndpointSource};
 
-use crate::balancer::pick;
+use crate::balancer::{Padded, pick};
 use crate::{Balancer, Error};
 
 /// Picks endpoints in turn, with go-kit's semantics: one atomic counter starting at 0, the
@@ -22,7 +22,7 @@ use crate::{Balancer, Error};
 #[derive(Debug)]
 pub struct RoundRobin<S> {
     source: S,
-    counter: AtomicUsize,
+    counter: Padded<AtomicUsize>,
 }
 
 impl<S> RoundRobin<S> {
@@ -30,7 +30,7 @@ impl<S> RoundRobin<S> {
     pub fn new(source: S) -> Self {
         Self {
             source,
-            counter: AtomicUsize::new(0),
+            counter: Padded(AtomicUsize::new(0)),
         }
     }
 
@@ -50,7 +50,7 @@ where
         self.source.with_endpoints(|endpoints| {
             pick(endpoints, |len| {
                 // Relaxed: picks need a fair share, not an order relative to other memory.
-                self.counter.fetch_add(1, Ordering::Relaxed) % len
+                self.counter.0.fetch_add(1, Ordering::Relaxed) % len
             })
         })
     }
