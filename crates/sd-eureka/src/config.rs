@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::connection::split_urls;
 use crate::{Connection, Error, Format};
 
 /// Connection settings, deserializable from any serde format (a `[eureka]` table of a
@@ -74,7 +75,7 @@ impl Config {
     pub fn from_env() -> Self {
         let mut config = Self::default();
         if let Ok(urls) = std::env::var("EUREKA_URL") {
-            let urls = split(&urls);
+            let urls = split_urls(&urls);
             if !urls.is_empty() {
                 config.service_urls = urls;
             }
@@ -95,14 +96,6 @@ impl Config {
     }
 }
 
-fn split(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -111,7 +104,7 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
         Many(Vec<String>),
     }
     Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(list) => split(&list),
-        OneOrMany::Many(items) => items.iter().flat_map(|i| split(i)).collect(),
+        OneOrMany::One(list) => split_urls(&list),
+        OneOrMany::Many(items) => items.iter().flat_map(|i| split_urls(i)).collect(),
     })
 }

@@ -134,6 +134,15 @@ impl fmt::Debug for ConnectionBuilder {
     }
 }
 
+/// The URLs of a comma-separated list (`EUREKA_URL`'s form), blanks skipped.
+pub(crate) fn split_urls(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `url` with any password replaced by `***`, for logs and `Debug`.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -165,13 +174,7 @@ impl ConnectionBuilder {
         S: AsRef<str>,
     {
         for list in urls {
-            self.urls.extend(
-                list.as_ref()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_owned),
-            );
+            self.urls.extend(split_urls(list.as_ref()));
         }
         self
     }
