@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::registry::{Millis, Registry};
+use crate::registry::Registry;
 use crate::service::{Config, State};
 
 /// How long shutdown waits for open connections to finish their requests.
@@ -234,12 +234,7 @@ async fn serve(
     connections.shutdown().await;
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub(crate) use sd_eureka::now_millis;
 
 impl State {
     pub(crate) fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {

@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::connection::split_urls;
+use crate::connection::{redact_url, split_service_urls};
 use crate::{Connection, Error, Format};
+
+/// The service URL of a registry on this machine, where nothing else names one.
+pub const DEFAULT_SERVICE_URL: &str = "http://127.0.0.1:8761/eureka/";
 
 /// Connection settings, deserializable from any serde format (a `[eureka]` table of a
 /// TOML file, JSON, environment-derived maps...). Every field has the default a real
@@ -40,11 +43,7 @@ pub struct Config {
 /// Passwords in service URLs never show.
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let urls: Vec<String> = self
-            .service_urls
-            .iter()
-            .map(|u| crate::connection::redact(u))
-            .collect();
+        let urls: Vec<_> = self.service_urls.iter().map(|u| redact_url(u)).collect();
         f.debug_struct("Config")
             .field("service_urls", &urls)
             .field("poll_interval_secs", &self.poll_interval_secs)
@@ -59,7 +58,7 @@ impl std::fmt::Debug for Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            service_urls: vec!["http://127.0.0.1:8761/eureka/".to_owned()],
+            service_urls: vec![DEFAULT_SERVICE_URL.to_owned()],
             poll_interval_secs: 30,
             connect_timeout_ms: 5_000,
             request_timeout_ms: 8_000,
@@ -71,14 +70,18 @@ impl Default for Config {
 
 impl Config {
     /// The defaults, with `service_urls` from the `EUREKA_URL` environment variable
-    /// (comma-separated) when it is set.
+    /// (comma-separated) when it names any.
     pub fn from_env() -> Self {
+        Self::from_url_list(std::env::var("EUREKA_URL").ok().as_deref())
+    }
+
+    /// The defaults, with `service_urls` from a comma-separated list when it names any
+    /// ([`DEFAULT_SERVICE_URL`] otherwise).
+    pub fn from_url_list(list: Option<&str>) -> Self {
         let mut config = Self::default();
-        if let Ok(urls) = std::env::var("EUREKA_URL") {
-            let urls = split_urls(&urls);
-            if !urls.is_empty() {
-                config.service_urls = urls;
-            }
+        let urls = list.map(split_service_urls).unwrap_or_default();
+        if !urls.is_empty() {
+            config.service_urls = urls;
         }
         config
     }
@@ -104,7 +107,7 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
         Many(Vec<String>),
     }
     Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(list) => split_urls(&list),
-        OneOrMany::Many(items) => items.iter().flat_map(|i| split_urls(i)).collect(),
+        OneOrMany::One(list) => split_service_urls(&list),
+        OneOrMany::Many(items) => items.iter().flat_map(|i| split_service_urls(i)).collect(),
     })
 }

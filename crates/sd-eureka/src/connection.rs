@@ -120,7 +120,7 @@ impl Default for ConnectionBuilder {
 
 impl fmt::Debug for ConnectionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let urls: Vec<String> = self.urls.iter().map(|u| redact(u)).collect();
+        let urls: Vec<_> = self.urls.iter().map(|u| redact_url(u)).collect();
         f.debug_struct("ConnectionBuilder")
             .field("urls", &urls)
             .field("format", &self.format)
@@ -135,7 +135,14 @@ impl fmt::Debug for ConnectionBuilder {
 }
 
 /// The URLs of a comma-separated list (`EUREKA_URL`'s form), blanks skipped.
-pub(crate) fn split_urls(list: &str) -> Vec<String> {
+///
+/// ```
+/// assert_eq!(
+///     sd_eureka::split_service_urls(" http://a/eureka/ ,,http://b/eureka/"),
+///     ["http://a/eureka/", "http://b/eureka/"]
+/// );
+/// ```
+pub fn split_service_urls(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
         .filter(|u| !u.is_empty())
@@ -143,19 +150,30 @@ pub(crate) fn split_urls(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// `url` with any password replaced by `***`, for logs and `Debug`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// `url` without the userinfo (`user:password@`) of its authority, for messages and logs:
+/// credentials must never be printed. Text that is not quite a URL is handled the same
+/// way; an `@` in the path is not userinfo.
+///
+/// ```
+/// assert_eq!(
+///     sd_eureka::redact_url("http://admin:s3cret@eureka:8761/eureka/"),
+///     "http://eureka:8761/eureka/"
+/// );
+/// ```
+pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
-        }
-        None => url.to_owned(),
-    }
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return std::borrow::Cow::Borrowed(url);
+    };
+    let host_and_path = &rest[at + 1..];
+    std::borrow::Cow::Owned(match scheme {
+        Some(scheme) => format!("{scheme}://{host_and_path}"),
+        None => host_and_path.to_owned(),
+    })
 }
 
 impl ConnectionBuilder {
@@ -174,7 +192,7 @@ impl ConnectionBuilder {
         S: AsRef<str>,
     {
         for list in urls {
-            self.urls.extend(split_urls(list.as_ref()));
+            self.urls.extend(split_service_urls(list.as_ref()));
         }
         self
     }

@@ -59,8 +59,8 @@ mod registrar;
 pub use codec::{
     Format, decode, decode_any, encode, encode_application, encode_applications, encode_instance,
 };
-pub use config::Config;
-pub use connection::{Connection, ConnectionBuilder};
+pub use config::{Config, DEFAULT_SERVICE_URL};
+pub use connection::{Connection, ConnectionBuilder, redact_url, split_service_urls};
 pub use delta::reconcile_hash_code;
 pub use error::{DecodeError, EncodeError, Error};
 pub use instancer::{Instancer, InstancerBuilder, InstancerStats};
@@ -68,4 +68,4 @@ pub use model::{
     AMAZON_DATA_CENTER_CLASS, ActionType, Application, Applications, DEFAULT_DATA_CENTER_CLASS,
     DataCenterInfo, Document, InstanceBuilder, InstanceInfo, LeaseInfo, Metadata, Port, Status,
 };
-pub use registrar::{Registrar, RegistrarStats};
+pub use registrar::{Registrar, RegistrarStats, now_millis};

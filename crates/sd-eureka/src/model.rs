@@ -305,7 +305,7 @@ pub struct InstanceInfo {
     #[serde(default, deserialize_with = "lenient::or_default")]
     pub data_center_info: DataCenterInfo,
     /// Lease timings; absent in the compact form.
-    #[serde(default, deserialize_with = "lenient::option")]
+    #[serde(default)]
     pub lease_info: Option<LeaseInfo>,
     /// Free-form metadata.
     #[serde(default, deserialize_with = "lenient::metadata")]

@@ -327,7 +327,8 @@ async fn run(
     }
 }
 
-pub(crate) fn now_millis() -> i64 {
+/// The time now as Eureka writes timestamps: milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

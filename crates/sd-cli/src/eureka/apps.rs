@@ -13,9 +13,8 @@
 //! the instance registered; `RENEWED` the time since its last heartbeat (`-` when unknown).
 
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use sd_eureka::{Applications, Format, InstanceInfo};
+use sd_eureka::{Applications, Format, InstanceInfo, now_millis};
 
 use super::client::{self, Registry};
 use crate::error::Error;
@@ -132,12 +131,6 @@ fn elapsed(millis: i64) -> String {
         3600..86_400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
         _ => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
     }
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -1,15 +1,11 @@
 //! What the client commands (`apps`, `watch`, `register`) share: which registry to talk
 //! to, the connection to it, and the runtime the connection runs on.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
-use sd_eureka::Connection;
+use sd_eureka::{Config, Connection, redact_url, split_service_urls};
 
 use crate::error::Error;
-
-/// The registry used when neither `--url` nor `EUREKA_URL` names one.
-pub(crate) const DEFAULT_URL: &str = "http://127.0.0.1:8761/eureka/";
 
 /// The environment variable naming the registry (comma-separated URLs).
 pub(crate) const URL_VARIABLE: &str = "EUREKA_URL";
@@ -29,7 +25,7 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// The service URLs: `--url` values, else `EUREKA_URL`, else [`DEFAULT_URL`].
+    /// The service URLs: `--url` values, else `EUREKA_URL`, else [`sd_eureka::DEFAULT_SERVICE_URL`].
     pub(crate) fn urls(&self) -> Vec<String> {
         resolve(&self.urls, std::env::var(URL_VARIABLE).ok().as_deref())
     }
@@ -48,53 +44,25 @@ impl Registry {
 }
 
 /// `--url` values when there are any, else the `EUREKA_URL` list when it names a URL, else
-/// [`DEFAULT_URL`]. Every value may itself be a comma-separated list.
+/// [`sd_eureka::DEFAULT_SERVICE_URL`]. Every value may itself be a comma-separated list.
 fn resolve(flags: &[String], variable: Option<&str>) -> Vec<String> {
-    let from_flags = split(flags.iter().map(String::as_str));
-    if !from_flags.is_empty() {
-        return from_flags;
+    let from_flags: Vec<String> = flags
+        .iter()
+        .flat_map(|list| split_service_urls(list))
+        .collect();
+    if from_flags.is_empty() {
+        Config::from_url_list(variable).service_urls
+    } else {
+        from_flags
     }
-    let from_variable = split(variable);
-    if !from_variable.is_empty() {
-        return from_variable;
-    }
-    vec![DEFAULT_URL.to_owned()]
-}
-
-fn split<'a>(lists: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    lists
-        .into_iter()
-        .flat_map(|list| list.split(','))
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The URLs for a message, comma-separated and without their credentials.
 pub(crate) fn describe(urls: &[String]) -> String {
     urls.iter()
-        .map(|url| without_credentials(url))
+        .map(|url| redact_url(url))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// `url` without the userinfo (`user:password@`) of its authority, which must never be
-/// printed. Text that is not quite a URL is handled the same way.
-fn without_credentials(url: &str) -> Cow<'_, str> {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return Cow::Borrowed(url);
-    };
-    let host_and_path = &rest[at + 1..];
-    Cow::Owned(match scheme {
-        Some(scheme) => format!("{scheme}://{host_and_path}"),
-        None => host_and_path.to_owned(),
-    })
 }
 
 /// The runtime a client command runs its connection on. One thread is plenty for one
@@ -108,7 +76,9 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{DEFAULT_URL, describe, resolve, without_credentials};
+    use sd_eureka::{DEFAULT_SERVICE_URL as DEFAULT_URL, redact_url as without_credentials};
+
+    use super::{describe, resolve};
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|&s| s.to_owned()).collect()

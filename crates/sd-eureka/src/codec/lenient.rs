@@ -317,15 +317,6 @@ where
     d.deserialize_any(V(PhantomData))
 }
 
-/// An optional object that may be null.
-pub(crate) fn option<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d)
-}
-
 /// An object that may be null, meaning its default.
 pub(crate) fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
