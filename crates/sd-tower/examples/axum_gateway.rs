@@ -18,14 +18,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Uri};
+use http::Request;
 use http_body_util::Empty;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use sd_core::{BoxError, EndpointSource, Endpointer, Instance};
-use sd_eureka::{Connection, InstanceInfo, Instancer, Registrar};
+use sd_core::{BoxError, Endpointer, Instance};
+use sd_eureka::{Connection, Instancer};
 use sd_eureka_server::EurekaServer;
 use sd_lb::RoundRobin;
 use sd_tower::{BalancedLayer, RetryLayer};
@@ -42,8 +41,11 @@ pub(crate) const APP: &str = "hello";
 /// How often the gateway polls the registry.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The bound on every wait (discovery, shutdown).
-pub(crate) const WAIT: Duration = Duration::from_secs(10);
+#[path = "support/mod.rs"]
+mod support;
+
+pub(crate) use support::{HelloService as HelloBackend, WAIT};
+use support::{aimed, endpoint_ids};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -60,7 +62,7 @@ async fn main() -> Result<(), BoxError> {
     let eureka = Connection::new([registry.base_url()])?;
     let mut backends = Vec::new();
     for _ in 0..3 {
-        backends.push(HelloBackend::start(&eureka).await?);
+        backends.push(HelloBackend::start(&eureka, APP).await?);
     }
 
     let gateway = Gateway::start(listen, &registry.base_url()).await?;
@@ -110,11 +112,7 @@ impl Gateway {
         let instancer = Instancer::new(&connection, APP)?;
         let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
         let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
-            let authority: Authority = instance.id().parse()?;
-            let upstream = http
-                .clone()
-                .map_request(move |request: Request<Empty<Bytes>>| aim(request, &authority))
-                .map_err(BoxError::from);
+            let upstream = aimed(&http, instance)?.map_err(BoxError::from);
             Ok::<_, BoxError>(BoxCloneSyncService::new(upstream))
         })?;
         let client = ServiceBuilder::new()
@@ -127,7 +125,7 @@ impl Gateway {
             .route("/hello", get(move || forward(client.clone(), "/hello")))
             .route(
                 "/backends",
-                get(move || std::future::ready(instances(&discovered).join("\n"))),
+                get(move || std::future::ready(endpoint_ids(&discovered).join("\n"))),
             );
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -155,7 +153,7 @@ impl Gateway {
 
     /// The backends the gateway currently sends requests to (`ip:port`).
     pub(crate) fn backends(&self) -> Vec<String> {
-        instances(&self.endpointer)
+        endpoint_ids(&self.endpointer)
     }
 
     /// Waits (at most [`WAIT`]) until the backends on offer satisfy `done`.
@@ -202,94 +200,5 @@ where
             format!("no backend answered: {error}\n"),
         )
             .into_response(),
-    }
-}
-
-/// The ids (`ip:port`) of the endpoints on offer; none while discovery has failed.
-fn instances(source: &impl EndpointSource) -> Vec<String> {
-    source.with_endpoints(|endpoints| {
-        endpoints.map_or_else(
-            |_| Vec::new(),
-            |endpoints| {
-                endpoints
-                    .iter()
-                    .map(|e| e.instance().id().to_owned())
-                    .collect()
-            },
-        )
-    })
-}
-
-/// Points a request (`/hello`) at one instance (`http://ip:port/hello`).
-fn aim<B>(mut request: Request<B>, authority: &Authority) -> Request<B> {
-    let path = request
-        .uri()
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path)
-        .build()
-        .expect("an authority and a path make a URI");
-    *request.uri_mut() = uri;
-    request
-}
-
-/// A `hello` backend: an axum app on a free port answering `GET /hello` with
-/// `hello from PORT`, registered with Eureka (a heartbeat every second).
-pub(crate) struct HelloBackend {
-    addr: SocketAddr,
-    registrar: Registrar,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
-}
-
-impl HelloBackend {
-    /// Starts serving, then registers through `eureka`.
-    pub(crate) async fn start(eureka: &Connection) -> Result<Self, BoxError> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
-        let reply = format!("hello from {}", addr.port());
-        let app = Router::new().route("/hello", get(move || std::future::ready(reply.clone())));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        let instance = InstanceInfo::builder(APP, addr.port())
-            .renewal_interval_secs(1)
-            .build();
-        let registrar = Registrar::new(eureka.clone(), instance);
-        registrar.register().await?;
-        Ok(Self {
-            addr,
-            registrar,
-            stop,
-            server,
-        })
-    }
-
-    /// The port it serves on.
-    pub(crate) fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// Its registrar (to deregister it, or mark it DOWN, while it keeps serving).
-    #[cfg_attr(not(test), expect(dead_code, reason = "for tests/examples.rs"))]
-    pub(crate) fn registrar(&self) -> &Registrar {
-        &self.registrar
-    }
-
-    /// Deregisters (if still registered), then stops serving.
-    pub(crate) async fn stop(self) -> Result<(), BoxError> {
-        self.registrar.deregister().await?;
-        let _ = self.stop.send(());
-        tokio::time::timeout(WAIT, self.server).await???;
-        Ok(())
     }
 }

@@ -19,29 +19,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Method, Request, Response, Uri};
+use http::{Method, Request, Response};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sd_core::{BoxError, EndpointSource, Endpointer, Instance};
+use sd_core::{BoxError, Endpointer, Instance};
 use sd_eureka::{Connection, InstanceInfo, Instancer, Registrar};
 use sd_eureka_server::EurekaServer;
 use sd_lb::RoundRobin;
 use sd_tower::{BalancedLayer, RetryLayer};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt as _};
 
 /// The app the backends register as.
 const APP: &str = "echo";
 
-/// The bound on every wait.
-const WAIT: Duration = Duration::from_secs(10);
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{aimed, endpoint_ids, wait_until};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -68,11 +68,7 @@ async fn main() -> Result<(), BoxError> {
     let instancer = Instancer::new(&connection, APP)?;
     let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
-        let authority: Authority = instance.id().parse()?;
-        Ok::<_, BoxError>(
-            http.clone()
-                .map_request(move |request: Request<Full<Bytes>>| aim(request, &authority)),
-        )
+        aimed(&http, instance)
     })?;
 
     // The stack: retry (3 attempts within 2 s, saying what failed) over a balanced service.
@@ -91,7 +87,7 @@ async fn main() -> Result<(), BoxError> {
         .service(Arc::new(RoundRobin::new(endpointer.clone())));
     println!("client    RetryLayer → BalancedLayer → RoundRobin → Endpointer → hyper-util");
     wait_until("the client sees every backend", || {
-        listed(&endpointer).len() == backends.len()
+        endpoint_ids(&endpointer).len() == backends.len()
     })
     .await?;
 
@@ -111,7 +107,7 @@ async fn main() -> Result<(), BoxError> {
     // Its registration goes too (here by hand; a real crash lets the lease expire).
     crashed.registrar.deregister().await?;
     wait_until("the client drops the crashed backend", || {
-        !listed(&endpointer).contains(&crashed_id)
+        !endpoint_ids(&endpointer).contains(&crashed_id)
     })
     .await?;
     println!(
@@ -150,23 +146,6 @@ where
     Ok(())
 }
 
-/// Points a request (`/echo`) at one instance (`http://ip:port/echo`).
-fn aim<B>(mut request: Request<B>, authority: &Authority) -> Request<B> {
-    let path = request
-        .uri()
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path)
-        .build()
-        .expect("an authority and a path make a URI");
-    *request.uri_mut() = uri;
-    request
-}
-
 /// The innermost cause of an error (e.g. "Connection refused (os error 111)").
 fn cause(error: &sd_tower::Error) -> String {
     let mut cause: &dyn std::error::Error = error;
@@ -174,33 +153,6 @@ fn cause(error: &sd_tower::Error) -> String {
         cause = source;
     }
     cause.to_string()
-}
-
-/// The ids (`ip:port`) of the endpoints on offer.
-fn listed(source: &impl EndpointSource) -> Vec<String> {
-    source.with_endpoints(|endpoints| {
-        endpoints.map_or_else(
-            |_| Vec::new(),
-            |endpoints| {
-                endpoints
-                    .iter()
-                    .map(|e| e.instance().id().to_owned())
-                    .collect()
-            },
-        )
-    })
-}
-
-/// Waits (at most [`WAIT`]) until `done` holds.
-async fn wait_until(what: &str, done: impl Fn() -> bool) -> Result<(), BoxError> {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        if Instant::now() >= deadline {
-            return Err(format!("gave up after {WAIT:?} waiting until {what}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
 }
 
 /// An echo server on plain hyper: `POST /echo` answers `echo from PORT: BODY`.

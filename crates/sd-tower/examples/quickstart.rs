@@ -21,23 +21,17 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
 use bytes::Bytes;
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use sd_core::{BoxError, EndpointSource, Endpointer, Instance};
-use sd_eureka::{Connection, InstanceInfo, Instancer, Registrar, Status};
+use sd_core::{BoxError, Endpointer, Instance};
+use sd_eureka::{Connection, Instancer, Status};
 use sd_eureka_server::EurekaServer;
 use sd_lb::RoundRobin;
 use sd_tower::{Balanced, RetryLayer};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt as _};
 
@@ -50,8 +44,10 @@ const REQUESTS: usize = 30;
 /// How often the client polls the registry.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The bound on every wait (for discovery, for shutdown).
-const WAIT: Duration = Duration::from_secs(10);
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{HelloService, aimed, endpoint_ids, wait_until};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -73,7 +69,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
     let eureka = Connection::new([registry.base_url()])?;
     let mut services = Vec::new();
     for _ in 0..3 {
-        services.push(HelloService::start(&eureka).await?);
+        services.push(HelloService::start(&eureka, APP).await?);
     }
     let mut ports: Vec<u16> = services.iter().map(HelloService::port).collect();
     ports.sort_unstable();
@@ -93,11 +89,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
     let instancer = Instancer::new(&connection, APP)?;
     let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
-        let authority: Authority = instance.id().parse()?;
-        Ok::<_, BoxError>(
-            http.clone()
-                .map_request(move |request: Request<Empty<Bytes>>| aim(request, &authority)),
-        )
+        aimed(&http, instance)
     })?;
     let mut client = ServiceBuilder::new()
         .layer(RetryLayer::new(3, Duration::from_secs(2)))
@@ -106,8 +98,8 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
         out,
         "client    Instancer (1 s poll) → Endpointer → RoundRobin → Balanced + RetryLayer"
     )?;
-    wait_until(&endpointer, "the client sees all three services", |ids| {
-        ids.len() == services.len()
+    wait_until("the client sees all three services", || {
+        endpoint_ids(&endpointer).len() == services.len()
     })
     .await?;
 
@@ -117,10 +109,10 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
     // One service goes DOWN: the registry stops listing it, and at the next poll the
     // client stops sending it requests.
     let down = &services[0];
-    down.registrar.set_status(Status::Down).await?;
+    down.registrar().set_status(Status::Down).await?;
     let marked = Instant::now();
-    wait_until(&endpointer, "the client drops the DOWN service", |ids| {
-        !ids.contains(&down.id().as_str())
+    wait_until("the client drops the DOWN service", || {
+        !endpoint_ids(&endpointer).contains(&down.id())
     })
     .await?;
     writeln!(
@@ -148,77 +140,6 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
         started.elapsed().as_secs_f64()
     )?;
     Ok(())
-}
-
-/// A hello service: an axum app on a free port, registered with Eureka.
-struct HelloService {
-    addr: SocketAddr,
-    registrar: Registrar,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
-}
-
-impl HelloService {
-    /// Starts serving `GET /hello`, then registers (a heartbeat every second).
-    async fn start(eureka: &Connection) -> Result<Self, BoxError> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
-        let reply = format!("hello from {}", addr.port());
-        let app = Router::new().route("/hello", get(move || std::future::ready(reply.clone())));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        let instance = InstanceInfo::builder(APP, addr.port())
-            .renewal_interval_secs(1)
-            .build();
-        let registrar = Registrar::new(eureka.clone(), instance);
-        registrar.register().await?;
-        Ok(Self {
-            addr,
-            registrar,
-            stop,
-            server,
-        })
-    }
-
-    fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// The identity discovery gives this service: `ip:port`.
-    fn id(&self) -> String {
-        self.addr.to_string()
-    }
-
-    /// Deregisters, then stops serving.
-    async fn stop(self) -> Result<(), BoxError> {
-        self.registrar.deregister().await?;
-        let _ = self.stop.send(());
-        tokio::time::timeout(WAIT, self.server).await???;
-        Ok(())
-    }
-}
-
-/// Points a request (`/hello`) at one instance (`http://ip:port/hello`).
-fn aim<B>(mut request: Request<B>, authority: &Authority) -> Request<B> {
-    let path = request
-        .uri()
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path)
-        .build()
-        .expect("an authority and a path make a URI");
-    *request.uri_mut() = uri;
-    request
 }
 
 /// Sends `count` requests through `client`, one after another; counts the answers per
@@ -252,28 +173,4 @@ fn show(spread: &BTreeMap<u16, usize>) -> String {
         let _ = write!(line, ":{port} {count}");
     }
     line
-}
-
-/// Waits (at most [`WAIT`]) until `done` holds for the ids of the endpoints on offer.
-async fn wait_until(
-    source: &impl EndpointSource,
-    what: &str,
-    done: impl Fn(&[&str]) -> bool,
-) -> Result<(), BoxError> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let holds = source.with_endpoints(|endpoints| {
-            endpoints.is_ok_and(|endpoints| {
-                let ids: Vec<&str> = endpoints.iter().map(|e| e.instance().id()).collect();
-                done(&ids)
-            })
-        });
-        if holds {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("gave up after {WAIT:?} waiting until {what}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

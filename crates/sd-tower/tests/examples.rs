@@ -4,6 +4,10 @@
 //! The example files are compiled in as modules, so the tests call the same code `cargo
 //! run --example` runs. Every wait is bounded; nothing asserts on timings.
 
+// Each example is a crate of its own and includes `examples/support` itself, so compiling
+// two of them here includes it twice.
+#![allow(clippy::duplicate_mod)]
+
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -115,7 +119,7 @@ impl Setup {
         let eureka = Connection::new([registry.base_url()]).unwrap();
         let mut started = Vec::new();
         for _ in 0..backends {
-            started.push(HelloBackend::start(&eureka).await.unwrap());
+            started.push(HelloBackend::start(&eureka, APP).await.unwrap());
         }
         let gateway = Gateway::start(
             SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
