@@ -96,13 +96,28 @@ fn announcement(sd: &mut Sd) -> String {
 
 /// `GET path` over a plain HTTP/1.1 connection; the status code and the body.
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    request(addr, "GET", path, &[], "")
+}
+
+/// One request over a plain HTTP/1.1 connection (closed after the reply); the status
+/// code and the body.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, LIMIT).expect("connect");
     stream.set_read_timeout(Some(LIMIT)).expect("read timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send the request");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.extend([name, ": ", value, "\r\n"]);
+    }
+    write!(stream, "{head}\r\n{body}").expect("send the request");
     let mut reply = String::new();
     stream.read_to_string(&mut reply).expect("read the reply");
     let (head, body) = reply.split_once("\r\n\r\n").expect("a complete reply");
@@ -114,15 +129,53 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body.to_owned())
 }
 
-#[test]
-fn serves_the_registry_until_sigterm() {
-    let mut sd = Sd::spawn(&["eureka", "serve", "--addr", "127.0.0.1:0"]);
+/// Starts `sd eureka serve --addr 127.0.0.1:0` with `more` arguments; the process and
+/// the address it announced.
+fn serve(more: &[&str]) -> (Sd, SocketAddr) {
+    let mut args = vec!["eureka", "serve", "--addr", "127.0.0.1:0"];
+    args.extend_from_slice(more);
+    let mut sd = Sd::spawn(&args);
     let line = announcement(&mut sd);
-    let addr: SocketAddr = line
+    let addr = line
         .strip_prefix("listening on http://")
         .and_then(|rest| rest.strip_suffix("/eureka/"))
         .and_then(|addr| addr.parse().ok())
         .unwrap_or_else(|| panic!("unexpected announcement {line:?}"));
+    (sd, addr)
+}
+
+/// A JSON registration of `host-{n}:orders:8080`, as a third-party client writes it;
+/// `lease` and `data_center` are spliced into the instance object when not empty.
+fn registration(n: u32, lease: &str, data_center: bool) -> String {
+    let data_center = if data_center {
+        r#","dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}"#
+    } else {
+        ""
+    };
+    let lease = if lease.is_empty() {
+        String::new()
+    } else {
+        format!(r#","leaseInfo":{lease}"#)
+    };
+    format!(
+        r#"{{"instance":{{"instanceId":"host-{n}:orders:8080","hostName":"host-{n}","app":"ORDERS","ipAddr":"10.0.0.{n}","status":"UP","port":{{"$":8080,"@enabled":"true"}}{data_center}{lease}}}}}"#
+    )
+}
+
+/// POSTs a JSON registration to `/eureka/apps/ORDERS`; the status and body.
+fn register(addr: SocketAddr, body: &str) -> (u16, String) {
+    request(
+        addr,
+        "POST",
+        "/eureka/apps/ORDERS",
+        &[("Content-Type", "application/json")],
+        body,
+    )
+}
+
+#[test]
+fn serves_the_registry_until_sigterm() {
+    let (mut sd, addr) = serve(&[]);
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
     assert_ne!(addr.port(), 0, "the announced port is the one bound");
 
@@ -167,4 +220,34 @@ fn user_without_password_is_a_usage_error() {
     let stderr = sd.stderr();
     assert_eq!(status.code(), Some(2), "stderr: {stderr}");
     assert!(stderr.contains("--password"), "stderr: {stderr}");
+}
+
+#[test]
+fn sync_wait_refuses_reads_with_403_and_takes_registrations() {
+    let (_sd, addr) = serve(&["--sync-wait", "3600"]);
+    let (status, body) = register(addr, &registration(1, "", true));
+    assert_eq!(status, 204, "body: {body}");
+    for path in [
+        "/eureka/apps",
+        "/eureka/apps/delta",
+        "/eureka/apps/ORDERS",
+        "/eureka/v2/apps/ORDERS/host-1:orders:8080",
+        "/eureka/instances/host-1:orders:8080",
+        "/eureka/vips/orders",
+    ] {
+        let (status, body) = get(addr, path);
+        assert_eq!(status, 403, "GET {path}: {body}");
+    }
+    let (status, _) = request(
+        addr,
+        "PUT",
+        "/eureka/apps/ORDERS/host-1:orders:8080?status=UP",
+        &[],
+        "",
+    );
+    assert_eq!(status, 200, "a heartbeat is a write");
+
+    // Off by default.
+    let (_sd, addr) = serve(&[]);
+    assert_eq!(get(addr, "/eureka/apps").0, 200);
 }

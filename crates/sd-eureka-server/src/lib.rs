@@ -21,6 +21,7 @@
 // Library code handles every failure; tests and benches may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod gate;
 mod page;
 mod registry;
 mod server;

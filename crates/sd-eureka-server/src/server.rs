@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::gate::ReadGate;
 use crate::registry::Registry;
 use crate::service::{Config, State};
 
@@ -39,6 +40,7 @@ pub struct Builder {
     response_cache_ttl: Duration,
     credentials: Option<(String, String)>,
     max_body: usize,
+    sync_wait: Duration,
 }
 
 impl Default for Builder {
@@ -50,6 +52,7 @@ impl Default for Builder {
             response_cache_ttl: Duration::from_secs(30),
             credentials: None,
             max_body: 1 << 20,
+            sync_wait: Duration::ZERO,
         }
     }
 }
@@ -94,6 +97,21 @@ impl Builder {
         self
     }
 
+    /// Refuse every registry read (`GET apps`, `apps/delta`, `apps/{APP}`, instances,
+    /// `vips`, `svips`) with 403 for this long after [`bind`](Self::bind), while still
+    /// accepting registrations, heartbeats and the rest of the writes (default zero: no
+    /// wait).
+    ///
+    /// This is what a real server does for `waitTimeInMsWhenSyncEmpty` (5 minutes by
+    /// default) when it got no registry from its peers, e.g. when one node of a cluster
+    /// restarts; it lets tests show that a client fails over to its next service URL
+    /// instead of getting stuck. The status page at `/` stays readable. A wait too large
+    /// for the clock keeps reads refused for as long as the server runs.
+    pub fn sync_wait(mut self, wait: Duration) -> Self {
+        self.sync_wait = wait;
+        self
+    }
+
     /// Binds and starts serving. Must be called within a Tokio runtime.
     pub async fn bind(self) -> std::io::Result<EurekaServer> {
         let listener = TcpListener::bind(self.addr).await?;
@@ -105,6 +123,8 @@ impl Builder {
                 self.credentials.as_ref(),
                 self.max_body,
                 self.response_cache_ttl,
+                // Counted from the bind: the server is reachable from here on.
+                ReadGate::starting_now(self.sync_wait),
             ),
         });
         let (stop_tx, stop_rx) = oneshot::channel();

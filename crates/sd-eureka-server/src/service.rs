@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use sd_eureka::{Document, Format, Metadata, Status};
 
+use crate::gate::ReadGate;
 use crate::registry::{Refused, Registry};
 use crate::server::now_millis;
 
@@ -42,6 +43,8 @@ pub(crate) struct Config {
     credentials: Option<String>,
     max_body: usize,
     cache_ttl: Duration,
+    /// Registry reads answer 403 while it is shut (see [`ReadGate`]).
+    read_gate: ReadGate,
 }
 
 impl Config {
@@ -49,6 +52,7 @@ impl Config {
         credentials: Option<&(String, String)>,
         max_body: usize,
         cache_ttl: Duration,
+        read_gate: ReadGate,
     ) -> Self {
         let credentials = credentials.map(|(user, password)| {
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -57,6 +61,7 @@ impl Config {
             credentials,
             max_body,
             cache_ttl,
+            read_gate,
         }
     }
 }
@@ -113,6 +118,20 @@ impl Route<'_> {
             | Route::Unknown(_) => "GET, HEAD",
         }
     }
+
+    /// Whether a GET of it reads the registry: what the read gate refuses. The status
+    /// page is the dashboard, not the API, and stays readable (as a real server's does).
+    fn reads_registry(&self) -> bool {
+        matches!(
+            self,
+            Route::Apps
+                | Route::Delta
+                | Route::App(_)
+                | Route::Instance(..)
+                | Route::InstanceById(_)
+                | Route::Vip(..)
+        )
+    }
 }
 
 fn route(path: &str) -> Route<'_> {
@@ -150,12 +169,7 @@ fn route(path: &str) -> Route<'_> {
 impl State {
     pub(crate) async fn handle(&self, request: Request<Incoming>) -> Reply {
         if !self.authorized(request.headers()) {
-            let mut reply = plain(StatusCode::UNAUTHORIZED, "authentication required");
-            reply.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"eureka\""),
-            );
-            return reply;
+            return unauthorized();
         }
         let (parts, body) = request.into_parts();
         let negotiated = Negotiated::from(&parts.headers);
@@ -179,6 +193,9 @@ impl State {
         };
         let route = route(parts.uri.path());
         let allowed = route.methods();
+        if let Some(refused) = self.read_gate(&method, &route) {
+            return refused;
+        }
         let reply = match (&method, route) {
             (&Method::GET, Route::Page) => crate::page::render(&self.lock_registry(), now),
             (&Method::GET, Route::Apps) => self.full_registry(negotiated),
@@ -244,6 +261,22 @@ impl State {
         };
         tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = %reply.status(), "request");
         reply
+    }
+
+    /// The 403 of the read gate, for a registry read while it is shut.
+    fn read_gate(&self, method: &Method, route: &Route<'_>) -> Option<Reply> {
+        if method != Method::GET || !route.reads_registry() {
+            return None;
+        }
+        let left = self.config.read_gate.remaining(Instant::now())?;
+        Some(plain(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "registry reads are refused for a while after start, as a real server that got \
+                 nothing from its peers does ({}); writes are accepted",
+                left_text(left)
+            ),
+        ))
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
@@ -467,6 +500,28 @@ async fn read_body(
             "the gzip body is corrupt",
         )),
     }
+}
+
+/// `"12 s left"`, or `"until it stops"` for a gate that never opens.
+fn left_text(left: Duration) -> String {
+    if left == Duration::MAX {
+        "until it stops".to_owned()
+    } else {
+        // Rounded up: "0 s left" would read as open.
+        let secs = left
+            .as_secs()
+            .saturating_add(u64::from(left.subsec_nanos() > 0));
+        format!("{secs} s left")
+    }
+}
+
+fn unauthorized() -> Reply {
+    let mut reply = plain(StatusCode::UNAUTHORIZED, "authentication required");
+    reply.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"eureka\""),
+    );
+    reply
 }
 
 fn outcome(result: Result<(), Refused>) -> Reply {

@@ -21,6 +21,10 @@ pub(crate) struct Args {
     /// Seconds a change stays in the delta queue.
     #[arg(long, value_name = "SECS", default_value_t = 180)]
     delta_retention: u64,
+    /// Refuse every registry read with 403 for this many seconds after start, accepting
+    /// writes, as a real server that got nothing from its peers does (0: no wait).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    sync_wait: u64,
     /// Require HTTP Basic auth with this user (needs --password).
     #[arg(long, requires = "password")]
     user: Option<String>,
@@ -46,7 +50,8 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
         let mut builder = EurekaServer::builder()
             .addr(args.addr)
             .eviction_interval(Duration::from_secs(args.eviction_interval))
-            .delta_retention(Duration::from_secs(args.delta_retention));
+            .delta_retention(Duration::from_secs(args.delta_retention))
+            .sync_wait(Duration::from_secs(args.sync_wait));
         if let (Some(user), Some(password)) = (&args.user, &args.password) {
             builder = builder.basic_auth(user, password);
         }
