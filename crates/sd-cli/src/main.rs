@@ -10,6 +10,7 @@
 mod error;
 mod eureka;
 mod input;
+mod log;
 mod text;
 
 use std::io::{self, BufWriter, Write};
@@ -21,7 +22,12 @@ use crate::error::Error;
 
 /// Client-side service discovery: decode, inspect and work with service registries.
 #[derive(Debug, Parser)]
-#[command(name = "sd", version)]
+#[command(
+    name = "sd",
+    version,
+    after_help = "Environment:\n  RUST_LOG    Log to stderr what the directives select (`debug`, \
+                  `sd_eureka=trace`...); unset, nothing is logged. Logs never show credentials."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,6 +43,10 @@ enum Command {
 fn main() -> ExitCode {
     // Usage errors exit with clap's status 2 here, before any command runs.
     let cli = Cli::parse();
+    if let Some(warning) = log::install() {
+        // The command runs all the same; only its logs are lost.
+        let _ = writeln!(io::stderr(), "{warning}");
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     let result = match &cli.command {
         Command::Eureka(command) => eureka::run(command, &mut out),

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, TcpListener};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use sd_eureka::{Applications, Connection, Format, InstanceInfo, Status};
@@ -25,25 +25,44 @@ const INTERVAL: &str = "0.1";
 struct Registry {
     server: EurekaServer,
     runtime: Runtime,
+    /// The test's own service URL: [`Registry::url`], with the credentials when the
+    /// registry wants them.
+    client_url: String,
 }
 
 impl Registry {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A registry that answers only requests with HTTP Basic auth as `user`/`password`.
+    fn secured(user: &str, password: &str) -> Self {
+        Self::start_with(Some((user, password)))
+    }
+
+    fn start_with(credentials: Option<(&str, &str)>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("a runtime");
-        let server = runtime
-            .block_on(
-                EurekaServer::builder()
-                    .addr("127.0.0.1:0".parse().expect("an address"))
-                    .bind(),
-            )
-            .expect("bind the registry");
-        Self { server, runtime }
+        let mut builder = EurekaServer::builder().addr("127.0.0.1:0".parse().expect("an address"));
+        if let Some((user, password)) = credentials {
+            builder = builder.basic_auth(user, password);
+        }
+        let server = runtime.block_on(builder.bind()).expect("bind the registry");
+        let client_url = match credentials {
+            Some((user, password)) => with_userinfo(&server.base_url(), user, password),
+            None => server.base_url(),
+        };
+        Self {
+            server,
+            runtime,
+            client_url,
+        }
     }
 
+    /// The service URL, without credentials.
     fn url(&self) -> String {
         self.server.base_url()
     }
@@ -64,7 +83,7 @@ impl Registry {
 
     /// Registers `instance` straight from the test (once: no heartbeats).
     fn register(&self, instance: &InstanceInfo) {
-        let connection = Connection::new([self.url()]).expect("a connection");
+        let connection = Connection::new([&self.client_url]).expect("a connection");
         self.runtime
             .block_on(connection.register(instance))
             .expect("register from the test");
@@ -72,7 +91,7 @@ impl Registry {
 
     /// Removes an instance straight from the test.
     fn deregister(&self, app: &str, id: &str) {
-        let connection = Connection::new([self.url()]).expect("a connection");
+        let connection = Connection::new([&self.client_url]).expect("a connection");
         self.runtime
             .block_on(connection.deregister(app, id))
             .expect("deregister from the test");
@@ -93,6 +112,29 @@ fn local(app: &str, port: u16, status: Status) -> InstanceInfo {
     instance
 }
 
+/// `url` with `user` and `password` as its userinfo, percent-encoded as a URL needs them.
+fn with_userinfo(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    format!(
+        "{scheme}://{}:{}@{rest}",
+        percent_encoded(user),
+        percent_encoded(password)
+    )
+}
+
+/// `text` with every byte but ASCII letters and digits percent-encoded.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
 /// A registry URL where nothing listens: the port of a listener that is closed again.
 fn dead_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
@@ -105,6 +147,9 @@ fn dead_url() -> String {
 struct Sd {
     child: Child,
     lines: Receiver<String>,
+    /// Reads stderr all along, so that a chatty process (`RUST_LOG=trace`) never blocks on
+    /// a full pipe; its text once the process has closed it.
+    stderr: Option<JoinHandle<String>>,
 }
 
 impl Sd {
@@ -116,17 +161,32 @@ impl Sd {
     /// Starts `sd` with `args`, and `EUREKA_URL` set to `eureka_url` when given (unset
     /// otherwise, whatever the test's own environment holds).
     fn spawn_with_env(args: &[&str], eureka_url: Option<&str>) -> Self {
+        let variables: Vec<_> = eureka_url
+            .map(|urls| ("EUREKA_URL", urls))
+            .into_iter()
+            .collect();
+        Self::spawn_with_variables(args, &variables)
+    }
+
+    /// Starts `sd` with `args` and these environment variables; `EUREKA_URL` and
+    /// `RUST_LOG` are unset unless given, whatever the test's own environment holds.
+    fn spawn_with_variables(args: &[&str], variables: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sd"));
         command
             .args(args)
             .env_remove("EUREKA_URL")
+            .env_remove("RUST_LOG")
+            .envs(variables.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(urls) = eureka_url {
-            command.env("EUREKA_URL", urls);
-        }
         let mut child = command.spawn().expect("spawn sd");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            stderr.read_to_string(&mut text).expect("read stderr");
+            text
+        });
         let stdout = child.stdout.take().expect("stdout is piped");
         let (sender, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -137,7 +197,11 @@ impl Sd {
                 }
             }
         });
-        Self { child, lines }
+        Self {
+            child,
+            lines,
+            stderr: Some(stderr),
+        }
     }
 
     /// The next stdout line, within [`LIMIT`].
@@ -191,11 +255,10 @@ impl Sd {
 
     /// Its whole stderr, once it has exited.
     fn stderr(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            stderr.read_to_string(&mut text).expect("read stderr");
-        }
-        text
+        self.stderr
+            .take()
+            .map(|reader| reader.join().expect("the stderr reader"))
+            .unwrap_or_default()
     }
 }
 
@@ -477,7 +540,11 @@ fn watch_reports_an_unreachable_registry_and_still_stops_cleanly() {
 
 /// Registers ORDERS (UP and DOWN) and BILLING instances, straight from the test.
 fn populated() -> Registry {
-    let registry = Registry::start();
+    populate(Registry::start())
+}
+
+/// `registry` with two ORDERS instances (one UP, one DOWN) and one BILLING.
+fn populate(registry: Registry) -> Registry {
     registry.register(&local("orders", 8080, Status::Up));
     registry.register(&local("orders", 8081, Status::Down));
     registry.register(&local("billing", 9000, Status::Up));
@@ -631,4 +698,205 @@ fn several_urls_fail_over_to_a_live_one() {
         None
     );
     assert_eq!(watcher.terminate().code(), Some(0));
+}
+
+// Credentials (a registry behind HTTP Basic auth) and logs (`RUST_LOG`).
+
+/// The user of the secured registries.
+const USER: &str = "admin";
+/// Their password: every character a URL's userinfo reserves, and one outside ASCII.
+const PASSWORD: &str = "pa/ss,w@rd:%?#é";
+
+/// A [`populate`]d registry that wants [`USER`] and [`PASSWORD`].
+fn secured() -> Registry {
+    populate(Registry::secured(USER, PASSWORD))
+}
+
+/// Runs `sd` to its end with these environment variables: status, stdout lines, stderr.
+fn run_with(args: &[&str], variables: &[(&str, &str)]) -> (ExitStatus, Vec<String>, String) {
+    let mut sd = Sd::spawn_with_variables(args, variables);
+    let status = sd.wait();
+    (status, sd.rest(), sd.stderr())
+}
+
+/// Asserts that `output` shows `password` in none of the forms it could leak in: as is,
+/// percent-encoded as in the URL, or inside a Basic `Authorization` header.
+fn assert_no_secret(output: &str, user: &str, password: &str) {
+    use base64::Engine as _;
+
+    let header = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    for secret in [password, &percent_encoded(password), &header] {
+        assert!(
+            !output.contains(secret),
+            "{secret:?} leaked into the output:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn eureka_url_gives_apps_watch_and_register_their_credentials() {
+    let registry = secured();
+    // The credentials only in the environment, so `ps` shows none; a dead URL first, so
+    // the failover carries its own.
+    let urls = format!(
+        "{},{}",
+        with_userinfo(&dead_url(), USER, PASSWORD),
+        registry.client_url
+    );
+    let variables = [("EUREKA_URL", urls.as_str())];
+    // Everything the commands print.
+    let mut seen: Vec<String> = Vec::new();
+
+    let (status, stdout, stderr) = run_with(&["eureka", "apps"], &variables);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+    seen.extend(stdout);
+    seen.push(stderr);
+
+    let mut watcher = Sd::spawn_with_variables(
+        &["eureka", "watch", "orders", "--interval", INTERVAL],
+        &variables,
+    );
+    assert_eq!(watcher.line(), "127.0.0.1:8080");
+
+    let mut sd = Sd::spawn_with_variables(
+        &[
+            "eureka",
+            "register",
+            "--app",
+            "payments",
+            "--port",
+            "7000",
+            "--ip",
+            "127.0.0.1",
+            "--renew",
+            "1",
+        ],
+        &variables,
+    );
+    let announcement = sd.line();
+    assert!(
+        announcement.starts_with("registered PAYMENTS 127.0.0.1:payments:7000 at "),
+        "announcement: {announcement:?}"
+    );
+    assert!(
+        registry
+            .instance("PAYMENTS", "127.0.0.1:payments:7000")
+            .is_some()
+    );
+    assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(
+        registry.instance("PAYMENTS", "127.0.0.1:payments:7000"),
+        None
+    );
+    seen.push(announcement);
+    seen.extend(sd.rest());
+    seen.push(sd.stderr());
+    assert_eq!(watcher.terminate().code(), Some(0));
+    seen.extend(watcher.rest());
+    seen.push(watcher.stderr());
+
+    assert_no_secret(&seen.join("\n"), USER, PASSWORD);
+}
+
+#[test]
+fn a_secured_registry_refuses_sd_without_its_credentials() {
+    let registry = secured();
+    let outcome = run(&["eureka", "apps", "--url", &registry.url()], None);
+    assert_fails(&outcome, &["cannot read the registry", "401"]);
+
+    let wrong = with_userinfo(&registry.url(), USER, "not-the-password");
+    let outcome = run(&["eureka", "apps"], Some(&wrong));
+    assert_fails(&outcome, &["cannot read the registry", "401"]);
+    assert_no_secret(&outcome.2, USER, "not-the-password");
+}
+
+#[test]
+fn rust_log_logs_to_stderr_and_never_credentials() {
+    let registry = secured();
+    let dead = with_userinfo(&dead_url(), USER, PASSWORD);
+    let urls = format!("{dead},{}", registry.client_url);
+    let variables = [("EUREKA_URL", urls.as_str()), ("RUST_LOG", "trace")];
+    let mut logs = String::new();
+
+    let (status, stdout, stderr) = run_with(&["eureka", "apps"], &variables);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+    // The failover from the dead URL is logged, naming it without its credentials.
+    assert!(
+        stderr.lines().any(|line| line.contains(" sd_eureka::")),
+        "no log line from sd_eureka:\n{stderr}"
+    );
+    logs += &stderr;
+
+    let mut watcher = Sd::spawn_with_variables(
+        &["eureka", "watch", "orders", "--interval", INTERVAL],
+        &variables,
+    );
+    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    let mut sd = Sd::spawn_with_variables(
+        &[
+            "eureka",
+            "register",
+            "--app",
+            "payments",
+            "--port",
+            "7000",
+            "--ip",
+            "127.0.0.1",
+            "--renew",
+            "1",
+        ],
+        &variables,
+    );
+    assert!(sd.line().starts_with("registered "));
+    // A heartbeat or two, logged as well.
+    registry.wait_until("a heartbeat", |apps| {
+        find(apps, "PAYMENTS", "127.0.0.1:payments:7000")
+            .and_then(|instance| instance.lease_info.as_ref())
+            .is_some_and(|lease| lease.last_renewal_timestamp > lease.registration_timestamp)
+    });
+    assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
+    logs += &sd.stderr();
+    assert_eq!(watcher.terminate().code(), Some(0));
+    logs += &watcher.stderr();
+
+    // An error, logged and reported, with a wrong password in the URL.
+    let wrong = with_userinfo(&registry.url(), USER, "not-the-password");
+    let (status, _, stderr) = run_with(
+        &["eureka", "apps"],
+        &[("EUREKA_URL", wrong.as_str()), ("RUST_LOG", "trace")],
+    );
+    assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("\nerror: ") || stderr.starts_with("error: "));
+    assert_no_secret(&stderr, USER, "not-the-password");
+
+    assert_no_secret(&logs, USER, PASSWORD);
+}
+
+#[test]
+fn without_rust_log_nothing_is_logged() {
+    let registry = populated();
+    // A failover, which RUST_LOG=warn would log.
+    let urls = format!("{},{}", dead_url(), registry.url());
+    let (status, stdout, stderr) = run(&["eureka", "apps"], Some(&urls));
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn a_rust_log_that_does_not_parse_is_one_warning() {
+    let registry = populated();
+    let (status, stdout, stderr) = run_with(
+        &["eureka", "apps", "--url", &registry.url()],
+        &[("RUST_LOG", "sd_eureka=loudest")],
+    );
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_table(&stdout);
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(
+        stderr.starts_with("warning: ignoring RUST_LOG=sd_eureka=loudest: "),
+        "stderr: {stderr}"
+    );
 }

@@ -7,7 +7,8 @@ use sd_eureka::{Config, Connection, redact_url, split_service_urls};
 
 use crate::error::Error;
 
-/// The environment variable naming the registry (comma-separated URLs).
+/// The environment variable naming the registry (comma-separated URLs). It is also where
+/// credentials go: unlike arguments, the environment of a process is not shown by `ps`.
 pub(crate) const URL_VARIABLE: &str = "EUREKA_URL";
 
 /// The `--url` arguments, flattened into each client command.
@@ -19,7 +20,19 @@ pub(crate) struct Registry {
         value_name = "URL",
         help = "A Eureka service URL, base path included; repeat it (or separate URLs with \
                 commas) for failover [default: $EUREKA_URL (comma-separated), else \
-                http://127.0.0.1:8761/eureka/]"
+                http://127.0.0.1:8761/eureka/]. Give credentials in EUREKA_URL, not here: \
+                see --help",
+        long_help = "A Eureka service URL, base path included; repeat it (or separate URLs \
+                     with commas) for failover.\n\
+                     [default: $EUREKA_URL (comma-separated), else \
+                     http://127.0.0.1:8761/eureka/]\n\n\
+                     A registry that wants HTTP Basic auth takes the credentials as the \
+                     URL's userinfo: http://USER:PASSWORD@host:8761/eureka/. Put such URLs \
+                     in EUREKA_URL rather than in --url, where any user of the machine can \
+                     read them with `ps`; --url, when given, replaces EUREKA_URL entirely. \
+                     Percent-encode the characters : / @ , % in the user and password \
+                     (%3A %2F %40 %2C %25). Credentials never show in sd's output, errors or \
+                     logs."
     )]
     urls: Vec<String>,
 }
