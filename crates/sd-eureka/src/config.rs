@@ -32,8 +32,12 @@ pub struct Config {
     pub poll_interval_secs: u64,
     /// TCP connect timeout (milliseconds).
     pub connect_timeout_ms: u64,
-    /// Timeout of one request, answer included (milliseconds).
+    /// Deadline of one operation, across every service URL it tries, answers read and
+    /// decoded (milliseconds).
     pub request_timeout_ms: u64,
+    /// How often instancers fetch the whole registry even though deltas reconcile
+    /// (seconds; see [`ConnectionBuilder::resync_interval`](crate::ConnectionBuilder::resync_interval)).
+    pub resync_interval_secs: u64,
     /// The largest answer accepted (bytes).
     pub max_response_bytes: usize,
     /// `json` or `xml`.
@@ -49,6 +53,7 @@ impl std::fmt::Debug for Config {
             .field("poll_interval_secs", &self.poll_interval_secs)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("resync_interval_secs", &self.resync_interval_secs)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("format", &self.format)
             .finish()
@@ -61,7 +66,8 @@ impl Default for Config {
             service_urls: vec![DEFAULT_SERVICE_URL.to_owned()],
             poll_interval_secs: 30,
             connect_timeout_ms: 5_000,
-            request_timeout_ms: 8_000,
+            request_timeout_ms: 10_000,
+            resync_interval_secs: 300,
             max_response_bytes: 64 << 20,
             format: Format::Json,
         }
@@ -93,6 +99,7 @@ impl Config {
             .poll_interval(Duration::from_secs(self.poll_interval_secs))
             .connect_timeout(Duration::from_millis(self.connect_timeout_ms))
             .request_timeout(Duration::from_millis(self.request_timeout_ms))
+            .resync_interval(Duration::from_secs(self.resync_interval_secs))
             .max_response_bytes(self.max_response_bytes)
             .format(self.format)
             .build()

@@ -1,23 +1,28 @@
 //! `Connection`: the Eureka REST API as typed async calls, over one or more service URLs
 //! with failover.
 
+mod service_url;
+mod standing;
+
 use std::fmt;
 use std::io::Read as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tokio::time::Instant;
 
+pub use self::service_url::{redact_url, split_service_urls};
+use self::service_url::ServiceUrl;
+use self::standing::Standings;
 use crate::error::{Error, ErrorKind};
 use crate::instancer::PollerHandle;
 use crate::{
@@ -44,13 +49,33 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'{')
     .add(b'}');
 
+/// Answers larger than this (as received) are gunzipped and decoded on tokio's blocking
+/// pool: a 10,000-instance registry takes tens of milliseconds, which would stall every
+/// task sharing the runtime worker.
+const OFF_WORKER_BYTES: usize = 64 << 10;
+
 /// A client of one Eureka cluster: every operation of the REST API as a typed call.
 ///
-/// Each call tries the service URLs in order, skipping those set aside after a recent
-/// failure, and moves to the next on a transport error, a timeout, a 5xx or an unusable
-/// answer, at most `attempts` URLs per call. Credentials in a URL's userinfo become HTTP
-/// Basic auth for that URL and never appear in logs, errors or `Debug`. Cloning is cheap
-/// and clones share connections.
+/// **Failover.** Each operation tries the service URLs in order, URLs set aside after
+/// recent failures last, at most `attempts` URLs. It moves to the next URL on anything
+/// that is not this operation's answer: a transport error, a timeout, any status other
+/// than 2xx and the few the operation expects (a heartbeat's 404 means "register again";
+/// a read's 403 from a server still waiting for its peers is not), or a 2xx whose body
+/// cannot be decoded or is too large. A failing URL is set aside for the quarantine
+/// period, doubled with each failure in a row (up to 10 minutes), so a URL that keeps
+/// failing is tried ever more rarely; one success restores it. When every URL fails, the
+/// error is the last one's and carries the others ([`Error::earlier`]), each naming its
+/// URL.
+///
+/// **Time.** An operation has one deadline, [`request_timeout`](ConnectionBuilder::request_timeout)
+/// (10 s by default), covering every URL it tries and, for each, the whole answer: head,
+/// body, gunzip and decoding. Each URL gets an equal share of the time that is left (the
+/// first of three URLs a third, the last all that remains), so a URL that never answers
+/// cannot starve the next. At worst an operation therefore takes `request_timeout`, and a
+/// URL that answers within `request_timeout / attempts` is always reached.
+///
+/// Credentials in a URL's userinfo become HTTP Basic auth for that URL and never appear
+/// in logs, errors or `Debug`. Cloning is cheap and clones share connections.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), sd_eureka::Error> {
@@ -69,24 +94,16 @@ pub struct Connection {
 struct Inner {
     client: Client<Connector, Full<Bytes>>,
     urls: Vec<ServiceUrl>,
-    /// When each URL may be tried again after failing; `None` when it is in good standing.
-    set_aside: Mutex<Vec<Option<Instant>>>,
+    standings: Standings,
     format: Format,
     request_timeout: Duration,
     max_response: usize,
     attempts: usize,
-    quarantine: Duration,
     bytes_received: AtomicU64,
     poll_interval: Duration,
+    resync_interval: Duration,
     /// The poller shared by this connection's instancers, while any lives.
     poller: Mutex<Weak<PollerHandle>>,
-}
-
-/// A service URL with its credentials split off.
-struct ServiceUrl {
-    /// `scheme://host:port/path/`, without userinfo.
-    base: Arc<str>,
-    authorization: Option<HeaderValue>,
 }
 
 /// Options for a [`Connection`].
@@ -101,6 +118,7 @@ pub struct ConnectionBuilder {
     attempts: usize,
     quarantine: Duration,
     poll_interval: Duration,
+    resync_interval: Duration,
 }
 
 impl Default for ConnectionBuilder {
@@ -109,11 +127,12 @@ impl Default for ConnectionBuilder {
             urls: Vec::new(),
             format: Format::Json,
             connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(8),
+            request_timeout: Duration::from_secs(10),
             max_response: 64 << 20,
             attempts: 3,
             quarantine: Duration::from_secs(30),
             poll_interval: Duration::from_secs(30),
+            resync_interval: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -130,55 +149,15 @@ impl fmt::Debug for ConnectionBuilder {
             .field("attempts", &self.attempts)
             .field("quarantine", &self.quarantine)
             .field("poll_interval", &self.poll_interval)
+            .field("resync_interval", &self.resync_interval)
             .finish()
     }
 }
 
-/// The URLs of a comma-separated list (`EUREKA_URL`'s form), blanks skipped.
-///
-/// ```
-/// assert_eq!(
-///     sd_eureka::split_service_urls(" http://a/eureka/ ,,http://b/eureka/"),
-///     ["http://a/eureka/", "http://b/eureka/"]
-/// );
-/// ```
-pub fn split_service_urls(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `url` without the userinfo (`user:password@`) of its authority, for messages and logs:
-/// credentials must never be printed. Text that is not quite a URL is handled the same
-/// way; an `@` in the path is not userinfo.
-///
-/// ```
-/// assert_eq!(
-///     sd_eureka::redact_url("http://admin:s3cret@eureka:8761/eureka/"),
-///     "http://eureka:8761/eureka/"
-/// );
-/// ```
-pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return std::borrow::Cow::Borrowed(url);
-    };
-    let host_and_path = &rest[at + 1..];
-    std::borrow::Cow::Owned(match scheme {
-        Some(scheme) => format!("{scheme}://{host_and_path}"),
-        None => host_and_path.to_owned(),
-    })
-}
-
 impl ConnectionBuilder {
     /// Adds a service URL (base path included, e.g. `http://host:8761/eureka/`); userinfo
-    /// means Basic auth.
+    /// means Basic auth. Percent-encode `/`, `?`, `#` and `@` in credentials: a URL with
+    /// an `@` after its host is refused rather than guessed at.
     pub fn service_url(mut self, url: impl Into<String>) -> Self {
         self.urls.push(url.into());
         self
@@ -203,13 +182,15 @@ impl ConnectionBuilder {
         self
     }
 
-    /// How long to wait for a TCP (and TLS) connection (default 5 s).
+    /// How long to wait for a TCP (and TLS) connection (default 5 s); within the
+    /// operation's deadline in any case.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// How long one request may take, answer body included (default 8 s).
+    /// How long one operation may take, across every service URL it tries, answers read
+    /// and decoded (default 10 s). `Duration::MAX` means no deadline.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -221,13 +202,14 @@ impl ConnectionBuilder {
         self
     }
 
-    /// How many service URLs one call may try (default 3).
+    /// How many service URLs one operation may try (default 3).
     pub fn attempts(mut self, attempts: usize) -> Self {
         self.attempts = attempts.max(1);
         self
     }
 
-    /// How long a failing URL is set aside (default 30 s).
+    /// How long a failing URL is first set aside (default 30 s); doubled for each further
+    /// failure in a row, up to 10 minutes.
     pub fn quarantine(mut self, period: Duration) -> Self {
         self.quarantine = period;
         self
@@ -237,6 +219,21 @@ impl ConnectionBuilder {
     /// fargo's `PollIntervalSeconds` and the Java client).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the instancers fetch the whole registry even though deltas reconcile
+    /// (default 5 minutes).
+    ///
+    /// The safety net for stale deltas: a real server can serve a cached delta computed
+    /// while a registration was in flight, for up to 180 s, and its hash code matches its
+    /// own stale content, so reconciliation cannot notice. A periodic full fetch bounds
+    /// how long such an instance stays unseen to this interval plus one poll. On a
+    /// 10,000-instance registry a full fetch costs about 1 MB of gzip on the wire and a
+    /// few tens of milliseconds of decoding (see BENCHMARKS.md); `Duration::MAX` turns
+    /// the net off.
+    pub fn resync_interval(mut self, interval: Duration) -> Self {
+        self.resync_interval = interval;
         self
     }
 
@@ -270,74 +267,17 @@ impl ConnectionBuilder {
             inner: Arc::new(Inner {
                 client,
                 urls,
-                set_aside: Mutex::new(vec![None; count]),
+                standings: Standings::new(count, self.quarantine),
                 format: self.format,
                 request_timeout: self.request_timeout,
                 max_response: self.max_response,
                 attempts: self.attempts,
-                quarantine: self.quarantine,
                 bytes_received: AtomicU64::new(0),
                 poll_interval: self.poll_interval,
+                resync_interval: self.resync_interval,
                 poller: Mutex::new(Weak::new()),
             }),
         })
-    }
-}
-
-impl ServiceUrl {
-    fn parse(raw: &str) -> Result<Self, Error> {
-        let config = |why: &str| Error::new(ErrorKind::Config(format!("service URL: {why}")));
-        let (scheme, rest) = raw
-            .split_once("://")
-            .ok_or_else(|| config("missing scheme (http:// or https://)"))?;
-        match scheme {
-            "http" => {}
-            "https" if cfg!(feature = "tls") => {}
-            "https" => return Err(config("https needs the `tls` feature of sd-eureka")),
-            _ => return Err(config("the scheme must be http or https")),
-        }
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (userinfo, host) = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => (Some(userinfo), host),
-            None => (None, authority),
-        };
-        if host.is_empty() {
-            return Err(config("missing host"));
-        }
-        let authorization = userinfo
-            .map(|userinfo| {
-                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-                let user = percent_decode_str(user).decode_utf8_lossy();
-                let password = percent_decode_str(password).decode_utf8_lossy();
-                let token =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-                HeaderValue::from_str(&format!("Basic {token}"))
-                    .map(|mut v| {
-                        v.set_sensitive(true);
-                        v
-                    })
-                    .map_err(|_| config("credentials that cannot be sent"))
-            })
-            .transpose()?;
-        let path = path.trim_end_matches('/');
-        let base = if path.is_empty() {
-            format!("{scheme}://{host}/")
-        } else {
-            format!("{scheme}://{host}/{path}/")
-        };
-        base.parse::<http::Uri>()
-            .map_err(|e| config(&format!("not a valid URL: {e}")))?;
-        Ok(Self {
-            base: base.into(),
-            authorization,
-        })
-    }
-}
-
-impl fmt::Debug for ServiceUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the credentials.
-        f.write_str(&self.base)
     }
 }
 
@@ -350,12 +290,59 @@ impl fmt::Debug for Connection {
     }
 }
 
-/// A successful exchange (any status below 500).
+/// What an operation makes of an answer.
+#[derive(Debug, Clone, Copy)]
+struct Expect {
+    /// Statuses besides 2xx that are this operation's answer; any other sends the
+    /// operation to the next URL.
+    statuses: &'static [StatusCode],
+    /// The document a 2xx body must hold, or `None` when the body is not read.
+    document: Option<Shape>,
+}
+
+impl Expect {
+    /// A write: any 2xx, the body ignored.
+    const WRITE: Self = Self {
+        statuses: &[],
+        document: None,
+    };
+}
+
+/// The kind of document an operation reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Any registry document: applications, one application (or one instance).
+    Registry,
+    /// One application, or applications holding it.
+    Application,
+    /// One instance.
+    Instance,
+}
+
+/// One URL's answer: a status the operation expects, with its body decoded when it is a
+/// 2xx that holds a document.
 struct Answer {
     status: StatusCode,
     body: Bytes,
+    document: Option<Document>,
     /// The service URL that answered, for error messages.
     url: Arc<str>,
+}
+
+impl Answer {
+    /// The error for an expected non-2xx status (a heartbeat's 404...).
+    fn status_error(&self) -> Error {
+        status_error(self.status, &self.body, &self.url)
+    }
+
+    /// `Ok(())` for a 2xx, the status as an error otherwise.
+    fn success(self) -> Result<(), Error> {
+        if self.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.status_error())
+        }
+    }
 }
 
 impl Connection {
@@ -376,6 +363,10 @@ impl Connection {
 
     pub(crate) fn poll_interval(&self) -> Duration {
         self.inner.poll_interval
+    }
+
+    pub(crate) fn resync_interval(&self) -> Duration {
+        self.inner.resync_interval
     }
 
     pub(crate) fn poller_slot(&self) -> std::sync::MutexGuard<'_, Weak<PollerHandle>> {
@@ -399,10 +390,9 @@ impl Connection {
     pub async fn register(&self, instance: &InstanceInfo) -> Result<(), Error> {
         let body = encode_instance(instance, self.inner.format).map_err(Error::from_kind)?;
         let path = format!("apps/{}", segment(&instance.app));
-        let answer = self
-            .call(Method::POST, &path, Some(Bytes::from(body)))
-            .await?;
-        expect(answer, &[StatusCode::NO_CONTENT, StatusCode::OK]).map(drop)
+        self.call(Method::POST, &path, Some(Bytes::from(body)), Expect::WRITE, None)
+            .await?
+            .success()
     }
 
     /// `PUT apps/{APP}/{ID}?status=..&lastDirtyTimestamp=..`: a heartbeat. A 404 means the
@@ -419,16 +409,37 @@ impl Connection {
             segment(app),
             segment(id)
         );
-        let answer = self.call(Method::PUT, &path, None).await?;
-        expect(answer, &[StatusCode::OK]).map(drop)
+        let expect = Expect {
+            statuses: &[StatusCode::NOT_FOUND],
+            document: None,
+        };
+        self.call(Method::PUT, &path, None, expect, None)
+            .await?
+            .success()
     }
 
     /// `DELETE apps/{APP}/{ID}`: removes the instance. Removing an unknown instance is not
     /// an error.
     pub async fn deregister(&self, app: &str, id: &str) -> Result<(), Error> {
+        self.deregister_within(app, id, None).await
+    }
+
+    /// [`deregister`](Self::deregister) within `limit` (the operation's deadline when
+    /// `None`).
+    pub(crate) async fn deregister_within(
+        &self,
+        app: &str,
+        id: &str,
+        limit: Option<Duration>,
+    ) -> Result<(), Error> {
         let path = format!("apps/{}/{}", segment(app), segment(id));
-        let answer = self.call(Method::DELETE, &path, None).await?;
-        expect(answer, &[StatusCode::OK, StatusCode::NOT_FOUND]).map(drop)
+        let expect = Expect {
+            statuses: &[StatusCode::NOT_FOUND],
+            document: None,
+        };
+        self.call(Method::DELETE, &path, None, expect, limit)
+            .await
+            .map(drop)
     }
 
     /// `PUT apps/{APP}/{ID}/status?value=..`: overrides the instance's status (e.g.
@@ -445,8 +456,9 @@ impl Connection {
             segment(app),
             segment(id)
         );
-        let answer = self.call(Method::PUT, &path, None).await?;
-        expect(answer, &[StatusCode::OK]).map(drop)
+        self.call(Method::PUT, &path, None, Expect::WRITE, None)
+            .await?
+            .success()
     }
 
     /// `DELETE apps/{APP}/{ID}/status[?value=..]`: removes a status override; the instance
@@ -467,8 +479,9 @@ impl Connection {
             path.push_str("&value=");
             path.push_str(status.as_str());
         }
-        let answer = self.call(Method::DELETE, &path, None).await?;
-        expect(answer, &[StatusCode::OK]).map(drop)
+        self.call(Method::DELETE, &path, None, Expect::WRITE, None)
+            .await?
+            .success()
     }
 
     /// `PUT apps/{APP}/{ID}/metadata?k=v..`: merges `entries` into the instance's metadata.
@@ -482,41 +495,59 @@ impl Connection {
             .extend_pairs(entries)
             .finish();
         let path = format!("apps/{}/{}/metadata?{query}", segment(app), segment(id));
-        let answer = self.call(Method::PUT, &path, None).await?;
-        expect(answer, &[StatusCode::OK]).map(drop)
+        self.call(Method::PUT, &path, None, Expect::WRITE, None)
+            .await?
+            .success()
     }
 
-    /// `GET apps`: the full registry.
+    /// `GET apps`: the full registry. Any answer but a 2xx registry moves on to the next
+    /// service URL, as Netflix's client does.
     pub async fn applications(&self) -> Result<Applications, Error> {
-        self.get_registry("apps").await?.ok_or_else(not_found)
+        let expect = Expect {
+            statuses: &[],
+            document: Some(Shape::Registry),
+        };
+        let answer = self.call(Method::GET, "apps", None, expect, None).await?;
+        Ok(registry(answer.document))
     }
 
-    /// `GET apps/delta`: changes of the last few minutes. A 403 means the server has
-    /// deltas disabled (check [`Error::status`]); fetch in full instead.
+    /// `GET apps/delta`: changes of the last few minutes. A 403 or 404 means the server
+    /// serves no deltas (disabled, or not ready): check [`Error::status`] and fetch in
+    /// full instead.
     pub async fn delta(&self) -> Result<Applications, Error> {
-        self.get_registry("apps/delta").await?.ok_or_else(not_found)
+        let expect = Expect {
+            statuses: &[StatusCode::FORBIDDEN, StatusCode::NOT_FOUND],
+            document: Some(Shape::Registry),
+        };
+        let answer = self.call(Method::GET, "apps/delta", None, expect, None).await?;
+        if !answer.status.is_success() {
+            return Err(answer.status_error());
+        }
+        Ok(registry(answer.document))
     }
 
     /// `GET apps/{APP}`: one app. An unknown app, or one with no instances, is an empty
     /// app, not an error (real servers answer 404).
     pub async fn application(&self, app: &str) -> Result<Application, Error> {
         let path = format!("apps/{}", segment(app));
-        let answer = self.call(Method::GET, &path, None).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Ok(Application {
-                name: app.to_ascii_uppercase(),
-                instances: Vec::new(),
-            });
-        }
-        match Self::document(&expect(answer, &[StatusCode::OK])?)? {
-            Document::Application(app) => Ok(app),
-            other => Ok(other
+        let expect = Expect {
+            statuses: &[StatusCode::NOT_FOUND],
+            document: Some(Shape::Application),
+        };
+        let answer = self.call(Method::GET, &path, None, expect, None).await?;
+        Ok(match answer.document {
+            Some(Document::Application(app)) => app,
+            Some(other) => other
                 .into_applications()
                 .applications
                 .into_iter()
                 .next()
-                .unwrap_or_default()),
-        }
+                .unwrap_or_default(),
+            None => Application {
+                name: app.to_ascii_uppercase(),
+                instances: Vec::new(),
+            },
+        })
     }
 
     /// `GET apps/{APP}/{ID}`: one instance.
@@ -533,111 +564,104 @@ impl Connection {
 
     /// `GET vips/{VIP}`: the instances with that VIP address; empty when none.
     pub async fn vip(&self, vip: &str) -> Result<Applications, Error> {
-        let path = format!("vips/{}", segment(vip));
-        Ok(self.get_registry(&path).await?.unwrap_or_default())
+        self.get_selection(&format!("vips/{}", segment(vip))).await
     }
 
     /// `GET svips/{SVIP}`: the instances with that secure VIP address; empty when none.
     pub async fn secure_vip(&self, svip: &str) -> Result<Applications, Error> {
-        let path = format!("svips/{}", segment(svip));
-        Ok(self.get_registry(&path).await?.unwrap_or_default())
+        self.get_selection(&format!("svips/{}", segment(svip)))
+            .await
     }
 
-    /// A registry document, or `None` on 404.
-    async fn get_registry(&self, path: &str) -> Result<Option<Applications>, Error> {
-        let answer = self.call(Method::GET, path, None).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let document = Self::document(&expect(answer, &[StatusCode::OK])?)?;
-        Ok(Some(document.into_applications()))
+    /// A registry document that a 404 leaves empty.
+    async fn get_selection(&self, path: &str) -> Result<Applications, Error> {
+        let expect = Expect {
+            statuses: &[StatusCode::NOT_FOUND],
+            document: Some(Shape::Registry),
+        };
+        let answer = self.call(Method::GET, path, None, expect, None).await?;
+        Ok(registry(answer.document))
     }
 
     async fn get_instance(&self, path: &str) -> Result<InstanceInfo, Error> {
-        let answer = self.call(Method::GET, path, None).await?;
-        match Self::document(&expect(answer, &[StatusCode::OK])?)? {
-            Document::Instance(instance) => Ok(*instance),
-            _ => Err(Error::new(ErrorKind::Config(
-                "the server answered something other than an instance".into(),
-            ))),
+        let expect = Expect {
+            statuses: &[StatusCode::NOT_FOUND],
+            document: Some(Shape::Instance),
+        };
+        let answer = self.call(Method::GET, path, None, expect, None).await?;
+        match answer.document {
+            Some(Document::Instance(instance)) => Ok(*instance),
+            _ => Err(answer.status_error()),
         }
     }
 
-    fn document(body: &[u8]) -> Result<Document, Error> {
-        decode_any(body)
-            .map(|(_, document)| document)
-            .map_err(|e| Error::new(ErrorKind::Decode(e)))
-    }
-
-    /// Sends one request, trying service URLs in turn until one answers with a status
-    /// below 500.
-    async fn call(&self, method: Method, path: &str, body: Option<Bytes>) -> Result<Answer, Error> {
-        let order = self.order();
-        let mut last = None;
-        for index in order.into_iter().take(self.inner.attempts) {
-            let url = &self.inner.urls[index];
-            match self.once(url, method.clone(), path, body.clone()).await {
-                Ok(answer) if !answer.status.is_server_error() => {
-                    self.set_aside(index, false);
-                    return Ok(answer);
+    /// Runs one operation: tries service URLs in turn, each within its share of the
+    /// operation's deadline (`limit`, else the connection's request timeout), until one
+    /// gives an answer `expect` accepts.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        expect: Expect,
+        limit: Option<Duration>,
+    ) -> Result<Answer, Error> {
+        let limit = limit.unwrap_or(self.inner.request_timeout);
+        let start = Instant::now();
+        // No instant that far ahead: no deadline.
+        let deadline = start.checked_add(limit);
+        let tries: Vec<usize> = self
+            .inner
+            .standings
+            .order(start)
+            .into_iter()
+            .take(self.inner.attempts)
+            .collect();
+        let mut failed = Vec::new();
+        for (n, &index) in tries.iter().enumerate() {
+            let Some(url) = self.inner.urls.get(index) else {
+                continue;
+            };
+            let attempt = self.attempt(url, method.clone(), path, body.clone(), expect);
+            let outcome = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    let share = left / u32::try_from(tries.len() - n).unwrap_or(u32::MAX);
+                    tokio::time::timeout(share, attempt)
+                        .await
+                        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Timeout(share))))
                 }
+                None => attempt.await,
+            };
+            match outcome {
                 Ok(answer) => {
-                    let error = status_error(&answer);
-                    tracing::warn!(url = %url.base, %method, path, %error, "eureka server failed; trying the next");
-                    self.set_aside(index, true);
-                    last = Some(error);
+                    self.inner.standings.succeeded(index);
+                    return Ok(answer);
                 }
                 Err(error) if error.is_server_fault() => {
                     let error = error.at(&url.base);
-                    tracing::warn!(url = %url.base, %method, path, %error, "eureka server failed; trying the next");
-                    self.set_aside(index, true);
-                    last = Some(error);
+                    let set_aside = self.inner.standings.failed(index, Instant::now());
+                    tracing::warn!(url = %url.base, %method, path, %error, ?set_aside, "eureka server failed; trying the next");
+                    failed.push(error);
                 }
                 Err(error) => return Err(error.at(&url.base)),
             }
         }
-        Err(last.unwrap_or_else(|| Error::new(ErrorKind::Config("no service URL".into()))))
+        Err(Error::of_attempts(failed).unwrap_or_else(|| Error::new(ErrorKind::Timeout(limit))))
     }
 
-    /// URLs in good standing first, in configured order; then those set aside, the one
-    /// set aside longest ago first.
-    fn order(&self) -> Vec<usize> {
-        let now = Instant::now();
-        let set_aside = self
-            .inner
-            .set_aside
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut good: Vec<usize> = Vec::new();
-        let mut resting: Vec<(Instant, usize)> = Vec::new();
-        for (index, until) in set_aside.iter().enumerate() {
-            match until {
-                Some(until) if *until > now => resting.push((*until, index)),
-                _ => good.push(index),
-            }
-        }
-        resting.sort();
-        good.extend(resting.into_iter().map(|(_, index)| index));
-        good
-    }
-
-    fn set_aside(&self, index: usize, failed: bool) {
-        let mut set_aside = self
-            .inner
-            .set_aside
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = set_aside.get_mut(index) {
-            *slot = failed.then(|| Instant::now() + self.inner.quarantine);
-        }
-    }
-
-    async fn once(
+    /// One request to one URL: the answer read whole, gunzipped and, when `expect` says
+    /// so, decoded. A status `expect` does not accept is an error.
+    async fn attempt(
         &self,
         url: &ServiceUrl,
         method: Method,
         path: &str,
         body: Option<Bytes>,
+        expect: Expect,
     ) -> Result<Answer, Error> {
         let mut request = Request::builder()
             .method(method)
@@ -654,39 +678,82 @@ impl Connection {
             .body(Full::new(body.unwrap_or_default()))
             .map_err(|e| Error::new(ErrorKind::Config(format!("cannot build the request: {e}"))))?;
         let limit = self.inner.max_response;
-        let exchange = async {
-            let response = self
-                .inner
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Error::new(ErrorKind::Transport(Box::new(e))))?;
-            let (parts, body) = response.into_parts();
-            let bytes = match Limited::new(body, limit).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                    return Err(Error::new(ErrorKind::TooLarge(limit)));
-                }
-                Err(e) => return Err(Error::new(ErrorKind::Transport(e))),
-            };
-            Ok((parts, bytes))
-        };
-        let (parts, raw) = tokio::time::timeout(self.inner.request_timeout, exchange)
+        let response = self
+            .inner
+            .client
+            .request(request)
             .await
-            .map_err(|_| Error::new(ErrorKind::Timeout(self.inner.request_timeout)))??;
+            .map_err(|e| Error::new(ErrorKind::Transport(Arc::new(e))))?;
+        let (parts, body) = response.into_parts();
+        let raw = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Error::new(ErrorKind::TooLarge(limit)));
+            }
+            Err(e) => return Err(Error::new(ErrorKind::Transport(Arc::from(e)))),
+        };
         self.inner
             .bytes_received
             .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        let status = parts.status;
         let gzipped = parts
             .headers
             .get(CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let body = if gzipped { gunzip(&raw, limit)? } else { raw };
+        let shape = expect.document.filter(|_| status.is_success());
+        let large = raw.len() > OFF_WORKER_BYTES;
+        let unpack = move || -> Result<(Bytes, Option<Document>), Error> {
+            let body = if gzipped { gunzip(&raw, limit)? } else { raw };
+            let document = shape.map(|shape| document(&body, shape)).transpose()?;
+            Ok((body, document))
+        };
+        let (body, document) = if large {
+            tokio::task::spawn_blocking(unpack)
+                .await
+                .map_err(|e| Error::new(ErrorKind::Transport(Arc::new(e))))??
+        } else {
+            unpack()?
+        };
+        if !status.is_success() && !expect.statuses.contains(&status) {
+            return Err(status_error(status, &body, &url.base));
+        }
         Ok(Answer {
-            status: parts.status,
+            status,
             body,
+            document,
             url: Arc::clone(&url.base),
         })
+    }
+}
+
+/// The registry a read answered, or an empty one (a 404 where the operation allows it).
+fn registry(document: Option<Document>) -> Applications {
+    document.map(Document::into_applications).unwrap_or_default()
+}
+
+/// Decodes `body` as a document of `shape`; anything else is a decode error, which sends
+/// the operation to the next URL.
+fn document(body: &[u8], shape: Shape) -> Result<Document, Error> {
+    let (_, document) = decode_any(body).map_err(|e| Error::new(ErrorKind::Decode(e)))?;
+    let fits = match (&document, shape) {
+        (_, Shape::Registry)
+        | (Document::Instance(_), Shape::Instance)
+        | (Document::Application(_) | Document::Applications(_), Shape::Application) => true,
+        (_, Shape::Instance | Shape::Application) => false,
+    };
+    if fits {
+        Ok(document)
+    } else {
+        let wanted = match shape {
+            Shape::Instance => "an instance",
+            Shape::Application | Shape::Registry => "an application",
+        };
+        let got = match document {
+            Document::Instance(_) => "an instance",
+            Document::Application(_) => "an application",
+            Document::Applications(_) => "applications",
+        };
+        Err(Error::new(ErrorKind::Unexpected(got, wanted)))
     }
 }
 
@@ -699,34 +766,16 @@ fn gunzip(raw: &[u8], limit: usize) -> Result<Bytes, Error> {
     {
         Ok(n) if n > limit => Err(Error::new(ErrorKind::TooLarge(limit))),
         Ok(_) => Ok(Bytes::from(out)),
-        Err(e) => Err(Error::new(ErrorKind::Transport(Box::new(e)))),
+        Err(e) => Err(Error::new(ErrorKind::Transport(Arc::new(e)))),
     }
 }
 
-fn expect(answer: Answer, wanted: &[StatusCode]) -> Result<Bytes, Error> {
-    if wanted.contains(&answer.status) {
-        Ok(answer.body)
-    } else {
-        Err(status_error(&answer))
-    }
-}
-
-fn status_error(answer: &Answer) -> Error {
-    let body = String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
+/// An unexpected status as an error, with the start of the body for context.
+fn status_error(status: StatusCode, body: &[u8], url: &Arc<str>) -> Error {
+    let body = String::from_utf8_lossy(&body[..body.len().min(200)])
         .trim()
         .to_owned();
-    Error::new(ErrorKind::Status {
-        status: answer.status,
-        body,
-    })
-    .at(&answer.url)
-}
-
-fn not_found() -> Error {
-    Error::new(ErrorKind::Status {
-        status: StatusCode::NOT_FOUND,
-        body: String::new(),
-    })
+    Error::new(ErrorKind::Status { status, body }).at(url)
 }
 
 fn segment(s: &str) -> String {

@@ -1,6 +1,8 @@
 //! Errors of the codecs.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::codec::Format;
 
@@ -159,24 +161,29 @@ pub enum EncodeError {
 /// Why a call to a Eureka server failed.
 ///
 /// The kinds a caller branches on have `is_*` helpers. The message names the service URL
-/// tried last, without its credentials.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind}{}", .url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default())]
+/// the error came from, without its credentials. When an operation tried several service
+/// URLs and every one failed, the error is the last URL's, and [`earlier`](Self::earlier)
+/// holds the others' in the order they were tried; the message shows them all. Cloning is
+/// cheap.
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
-    url: Option<String>,
+    url: Option<Arc<str>>,
+    earlier: Arc<[Error]>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub(crate) enum ErrorKind {
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("{0} needs a Tokio runtime")]
+    NoRuntime(&'static str),
     // The whole chain: hyper's own message ("client error (Connect)") hides the cause
     // ("Connection refused") in its sources.
     #[error("cannot reach the server: {}", chain(.0.as_ref()))]
-    Transport(Box<dyn std::error::Error + Send + Sync>),
+    Transport(Arc<dyn std::error::Error + Send + Sync>),
     #[error("no answer within {0:?}")]
-    Timeout(std::time::Duration),
+    Timeout(Duration),
     #[error("the server answered {status}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) })]
     Status {
         status: http::StatusCode,
@@ -184,24 +191,80 @@ pub(crate) enum ErrorKind {
     },
     #[error("the answer is larger than the {0}-byte limit")]
     TooLarge(usize),
+    #[error("the server answered {0}, where {1} was asked for")]
+    Unexpected(&'static str, &'static str),
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error(transparent)]
-    Encode(#[from] EncodeError),
+    Encode(Arc<EncodeError>),
+}
+
+impl From<EncodeError> for ErrorKind {
+    fn from(error: EncodeError) -> Self {
+        Self::Encode(Arc::new(error))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(url) = &self.url {
+            write!(f, " ({url})")?;
+        }
+        for (n, earlier) in self.earlier.iter().enumerate() {
+            f.write_str(if n == 0 { "; before that: " } else { "; " })?;
+            write!(f, "{earlier}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Transport(e) => Some(e.as_ref()),
+            ErrorKind::Decode(e) => Some(e),
+            ErrorKind::Encode(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
 }
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Self {
-        Self { kind, url: None }
+        Self {
+            kind,
+            url: None,
+            earlier: Arc::new([]),
+        }
     }
 
     pub(crate) fn from_kind(kind: impl Into<ErrorKind>) -> Self {
         Self::new(kind.into())
     }
 
-    pub(crate) fn at(mut self, url: &str) -> Self {
-        self.url = Some(url.to_owned());
+    pub(crate) fn at(mut self, url: &Arc<str>) -> Self {
+        self.url = Some(Arc::clone(url));
         self
+    }
+
+    /// The last of `tried` (the errors of one operation's URLs, in order), carrying the
+    /// others; `None` when nothing was tried.
+    pub(crate) fn of_attempts(mut tried: Vec<Error>) -> Option<Self> {
+        let mut last = tried.pop()?;
+        last.earlier = tried.into();
+        Some(last)
+    }
+
+    /// The service URL this error came from (without credentials), when a server was
+    /// involved.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The errors of the service URLs the operation tried before this one, in order.
+    pub fn earlier(&self) -> &[Error] {
+        &self.earlier
     }
 
     /// The configuration is unusable (no service URL, a malformed one...).
@@ -209,12 +272,17 @@ impl Error {
         matches!(self.kind, ErrorKind::Config(_))
     }
 
+    /// The call was made outside a Tokio runtime, where it cannot run its tasks.
+    pub fn is_no_runtime(&self) -> bool {
+        matches!(self.kind, ErrorKind::NoRuntime(_))
+    }
+
     /// The server could not be reached (refused, reset, DNS...).
     pub fn is_transport(&self) -> bool {
         matches!(self.kind, ErrorKind::Transport(_))
     }
 
-    /// The server did not answer in time.
+    /// The server did not answer in time (or the operation's time ran out).
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind, ErrorKind::Timeout(_))
     }
@@ -237,22 +305,28 @@ impl Error {
         matches!(self.kind, ErrorKind::TooLarge(_))
     }
 
-    /// The answer was not a Eureka document.
+    /// The answer was not a Eureka document, or not the one asked for.
     pub fn is_decode(&self) -> bool {
-        matches!(self.kind, ErrorKind::Decode(_))
+        matches!(self.kind, ErrorKind::Decode(_) | ErrorKind::Unexpected(..))
     }
 
-    /// Worth trying another service URL: the server is unreachable, slow, failing (5xx),
-    /// or answered something unusable.
-    pub(crate) fn is_server_fault(&self) -> bool {
+    /// The decoding failure behind [`is_decode`](Self::is_decode), when the answer was
+    /// not a well-formed Eureka document.
+    pub fn decode_error(&self) -> Option<&DecodeError> {
         match &self.kind {
-            ErrorKind::Transport(_)
-            | ErrorKind::Timeout(_)
-            | ErrorKind::TooLarge(_)
-            | ErrorKind::Decode(_) => true,
-            ErrorKind::Status { status, .. } => status.is_server_error(),
-            ErrorKind::Config(_) | ErrorKind::Encode(_) => false,
+            ErrorKind::Decode(e) => Some(e),
+            _ => None,
         }
+    }
+
+    /// Whether an attempt failed because of the server at that URL (unreachable, slow,
+    /// an unusable status or body), so that the next URL is worth trying; `false` for
+    /// failures of our own making (configuration, a body we cannot encode).
+    pub(crate) fn is_server_fault(&self) -> bool {
+        !matches!(
+            self.kind,
+            ErrorKind::Config(_) | ErrorKind::NoRuntime(_) | ErrorKind::Encode(_)
+        )
     }
 }
 

@@ -20,8 +20,10 @@ use crate::{Applications, Connection, Error, InstanceInfo, Status};
 ///
 /// All instancers of one [`Connection`] share one poller: it fetches the full registry
 /// once, then only deltas, checking the reconcile hash code after each and fetching in
-/// full again on a mismatch or when the server has deltas disabled (403). The poller runs
-/// while any of its instancers, or any subscription to one (an endpointer's), lives.
+/// full again on a mismatch, when the server serves no deltas (403 or 404), and every
+/// [resync interval](crate::ConnectionBuilder::resync_interval) in any case, which bounds
+/// how long a stale delta from a real server can hide an instance. The poller runs while
+/// any of its instancers, or any subscription to one (an endpointer's), lives.
 ///
 /// ```no_run
 /// use sd_eureka::{Connection, Instancer};
@@ -243,6 +245,10 @@ struct PollerShared {
     targets: Mutex<Vec<Weak<Target>>>,
     /// The local copy of the registry, kept current with deltas.
     registry: Mutex<Option<Applications>>,
+    /// How often to fetch in full even though deltas reconcile.
+    resync: Duration,
+    /// When the last full fetch succeeded.
+    last_full: Mutex<Option<tokio::time::Instant>>,
     wake: Notify,
     stats: PollCounters,
 }
@@ -280,8 +286,9 @@ impl PollerShared {
         targets.iter().filter_map(Weak::upgrade).collect()
     }
 
-    /// One poll: a delta when there is a local copy (full fetch on a 403 or a hash
-    /// mismatch), else a full fetch; then every target publishes.
+    /// One poll: a delta when there is a local copy fetched in full within the resync
+    /// interval (full fetch on a 403, a 404 or a hash mismatch), else a full fetch; then
+    /// every target publishes.
     async fn poll(&self) {
         match self.refresh().await {
             Ok(()) => {
@@ -308,7 +315,12 @@ impl PollerShared {
 
     async fn refresh(&self) -> Result<(), Error> {
         let has_copy = self.lock_registry().is_some();
-        if has_copy {
+        let resync_due = self
+            .last_full
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none_or(|last| last.elapsed() >= self.resync);
+        if has_copy && !resync_due {
             match self.connection.delta().await {
                 Ok(delta) => {
                     self.stats.delta_fetches.fetch_add(1, Ordering::Relaxed);
@@ -325,8 +337,13 @@ impl PollerShared {
                     self.stats.hash_mismatches.fetch_add(1, Ordering::Relaxed);
                     tracing::info!("reconcile hash code mismatch after a delta; fetching in full");
                 }
-                Err(error) if error.status() == Some(http::StatusCode::FORBIDDEN) => {
-                    tracing::debug!("deltas disabled on the server; fetching in full");
+                Err(error)
+                    if matches!(
+                        error.status(),
+                        Some(http::StatusCode::FORBIDDEN | http::StatusCode::NOT_FOUND)
+                    ) =>
+                {
+                    tracing::debug!(%error, "no deltas from the server; fetching in full");
                 }
                 Err(error) => return Err(error),
             }
@@ -334,6 +351,8 @@ impl PollerShared {
         self.stats.full_fetches.fetch_add(1, Ordering::Relaxed);
         let full = self.connection.applications().await?;
         *self.lock_registry() = Some(full);
+        *self.last_full.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(tokio::time::Instant::now());
         Ok(())
     }
 }
@@ -357,15 +376,15 @@ impl Connection {
             return Ok(poller);
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(crate::error::ErrorKind::Config(
-                "an Instancer needs a Tokio runtime to poll from".into(),
-            ))
+            Error::new(crate::error::ErrorKind::NoRuntime("an Instancer"))
         })?;
         let shared = Arc::new(PollerShared {
             connection: self.clone(),
             interval: self.poll_interval(),
             targets: Mutex::new(Vec::new()),
             registry: Mutex::new(None),
+            resync: self.resync_interval(),
+            last_full: Mutex::new(None),
             wake: Notify::new(),
             stats: PollCounters::default(),
         });

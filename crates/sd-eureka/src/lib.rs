@@ -68,4 +68,4 @@ pub use model::{
     AMAZON_DATA_CENTER_CLASS, ActionType, Application, Applications, DEFAULT_DATA_CENTER_CLASS,
     DataCenterInfo, Document, InstanceBuilder, InstanceInfo, LeaseInfo, Metadata, Port, Status,
 };
-pub use registrar::{Registrar, RegistrarStats, now_millis};
+pub use registrar::{Registrar, RegistrarBuilder, RegistrarStats, now_millis};

@@ -4,20 +4,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::ErrorKind;
 use crate::{Connection, Error, InstanceInfo, Metadata, Status};
 
 /// Registers an instance with Eureka and keeps it registered: a heartbeat every renewal
-/// interval, registering again at once when the server has forgotten the instance (a 404
-/// heartbeat, e.g. after a restart), retrying failures with a short, bounded backoff.
+/// interval, registering again at once (dated anew, as Netflix's client does) when the
+/// server has forgotten the instance (a 404 heartbeat, e.g. after a restart), retrying
+/// failures with a short, bounded, jittered backoff so that a fleet does not come back
+/// in step after a server restart.
 ///
 /// Local status and metadata changes reach the server by registering again with a newer
-/// `lastDirtyTimestamp`, as the Java client does. [`deregister`](Self::deregister) stops
-/// the heartbeats and removes the instance within a bounded time; dropping the last clone
-/// stops them too, and sends a bounded, best-effort deregistration.
+/// `lastDirtyTimestamp`, as the Java client does. One task sends every request, so they
+/// never overtake each other.
+///
+/// [`deregister`](Self::deregister) stops that task, cancelling any request in flight,
+/// before it sends the `DELETE`: once it returns, nothing the registrar started registers
+/// anything again. It gives up after its limit (5 s by default,
+/// [`RegistrarBuilder::deregister_timeout`]), within which it fails over across the
+/// service URLs like any operation. Dropping the last clone stops the task too, and sends
+/// a bounded, best-effort deregistration.
 ///
 /// ```no_run
 /// use sd_eureka::{Connection, InstanceInfo, Registrar};
@@ -35,6 +43,15 @@ pub struct Registrar {
     handle: Arc<Handle>,
 }
 
+/// Options for a [`Registrar`].
+#[derive(Debug)]
+#[must_use]
+pub struct RegistrarBuilder {
+    connection: Connection,
+    instance: InstanceInfo,
+    deregister_timeout: Duration,
+}
+
 /// Held only by `Registrar` clones (the heartbeat task holds `Shared`), so dropping the
 /// last clone is seen here.
 #[derive(Debug)]
@@ -49,15 +66,21 @@ struct Shared {
     task: Mutex<Option<Heartbeat>>,
     stats: Counters,
     deregister_timeout: Duration,
-    /// Tells the heartbeat loop the instance changed (re-register now).
-    changed: watch::Sender<u64>,
+    /// Seeds the backoff's jitter.
+    jitter: AtomicU64,
 }
 
+/// The running heartbeat task and the ways to reach it.
 #[derive(Debug)]
 struct Heartbeat {
     stop: oneshot::Sender<()>,
+    /// Asks the task to register now (after a local change) and to say how it went.
+    changes: mpsc::UnboundedSender<Waiter>,
     task: JoinHandle<()>,
 }
+
+/// Told the outcome of the next registration.
+type Waiter = oneshot::Sender<Result<(), Error>>;
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -82,31 +105,57 @@ pub struct RegistrarStats {
     pub last_heartbeat: Option<SystemTime>,
 }
 
-impl Registrar {
-    /// A registrar for `instance`; nothing is sent until [`register`](Self::register).
-    pub fn new(connection: Connection, mut instance: InstanceInfo) -> Self {
+impl RegistrarBuilder {
+    /// How long [`Registrar::deregister`] may take in all (default 5 s): stopping the
+    /// heartbeats, then the `DELETE`, failing over across service URLs within it.
+    pub fn deregister_timeout(mut self, limit: Duration) -> Self {
+        self.deregister_timeout = limit;
+        self
+    }
+
+    /// The registrar; nothing is sent until [`Registrar::register`].
+    pub fn build(self) -> Registrar {
+        let mut instance = self.instance;
         // Servers compare dirty timestamps on renewal; date a fresh instance now, as the
         // Java client does.
         if instance.last_dirty_timestamp == 0 {
             instance.last_dirty_timestamp = now_millis();
         }
-        Self {
+        Registrar {
             handle: Arc::new(Handle {
                 shared: Arc::new(Shared {
-                    connection,
+                    connection: self.connection,
                     instance: Mutex::new(instance),
                     task: Mutex::new(None),
                     stats: Counters::default(),
-                    deregister_timeout: Duration::from_secs(5),
-                    changed: watch::Sender::new(0),
+                    deregister_timeout: self.deregister_timeout,
+                    jitter: AtomicU64::new(random_seed()),
                 }),
             }),
+        }
+    }
+}
+
+impl Registrar {
+    /// A registrar for `instance` with default options; nothing is sent until
+    /// [`register`](Self::register).
+    pub fn new(connection: Connection, instance: InstanceInfo) -> Self {
+        Self::builder(connection, instance).build()
+    }
+
+    /// Options for a registrar of `instance`.
+    pub fn builder(connection: Connection, instance: InstanceInfo) -> RegistrarBuilder {
+        RegistrarBuilder {
+            connection,
+            instance,
+            deregister_timeout: Duration::from_secs(5),
         }
     }
 
     /// Registers the instance and starts the heartbeats. Registering again while
     /// registered does nothing. If the server cannot be reached the error is returned,
-    /// and the registrar keeps trying in the background.
+    /// and the registrar keeps trying in the background. Outside a Tokio runtime it
+    /// fails with an error ([`Error::is_no_runtime`]).
     pub async fn register(&self) -> Result<(), Error> {
         let (first_tx, first_rx) = oneshot::channel();
         {
@@ -114,23 +163,37 @@ impl Registrar {
             if task.as_ref().is_some_and(|h| !h.task.is_finished()) {
                 return Ok(());
             }
+            let runtime = tokio::runtime::Handle::try_current()
+                .map_err(|_| Error::new(ErrorKind::NoRuntime("a Registrar")))?;
             let (stop, stop_rx) = oneshot::channel();
-            let handle = tokio::spawn(run(Arc::clone(&self.handle.shared), stop_rx, first_tx));
-            *task = Some(Heartbeat { stop, task: handle });
+            let (changes, changes_rx) = mpsc::unbounded_channel();
+            let handle = runtime.spawn(run(
+                Arc::clone(&self.handle.shared),
+                stop_rx,
+                changes_rx,
+                first_tx,
+            ));
+            *task = Some(Heartbeat {
+                stop,
+                changes,
+                task: handle,
+            });
         }
         first_rx.await.unwrap_or(Ok(()))
     }
 
-    /// Stops the heartbeats and removes the instance from the server, giving up after a
-    /// few seconds. Does nothing when not registered.
+    /// Stops the heartbeats, cancelling any request in flight, then removes the instance
+    /// from the server, all within the deregister limit. Does nothing when not
+    /// registered. After it returns, nothing this registrar started registers anything.
     pub async fn deregister(&self) -> Result<(), Error> {
         let Some(heartbeat) = self.handle.shared.lock_task().take() else {
             return Ok(());
         };
-        let _ = heartbeat.stop.send(());
-        // The loop stops at its next await point; it holds no request open past that.
-        let _ = tokio::time::timeout(self.handle.shared.deregister_timeout, heartbeat.task).await;
-        self.handle.shared.cancel().await
+        let limit = self.handle.shared.deregister_timeout;
+        let start = tokio::time::Instant::now();
+        heartbeat.stop_within(limit).await;
+        let left = limit.saturating_sub(start.elapsed());
+        self.handle.shared.cancel(left).await
     }
 
     /// Changes the instance's status (e.g. `OUT_OF_SERVICE` before shutdown) and tells the
@@ -145,19 +208,26 @@ impl Registrar {
         self.change(|i| i.metadata.extend(entries)).await
     }
 
+    /// Edits the instance, dates it anew, and has the heartbeat task register it now.
     async fn change(&self, edit: impl FnOnce(&mut InstanceInfo)) -> Result<(), Error> {
-        let instance = {
+        {
             let mut instance = self.handle.shared.lock_instance();
             edit(&mut instance);
             instance.last_dirty_timestamp = now_millis();
-            instance.clone()
-        };
-        if !self.is_registered() {
+        }
+        let (tx, rx) = oneshot::channel();
+        let sent = self
+            .handle
+            .shared
+            .lock_task()
+            .as_ref()
+            .is_some_and(|h| h.changes.send(tx).is_ok());
+        if !sent {
+            // Not registered: the change goes out with the next registration.
             return Ok(());
         }
-        let result = self.handle.shared.connection.register(&instance).await;
-        self.handle.shared.changed.send_modify(|n| *n += 1);
-        result
+        // The task ended (deregistered) before registering the change: nothing to tell.
+        rx.await.unwrap_or(Ok(()))
     }
 
     /// The instance as the registrar will next send it.
@@ -200,6 +270,18 @@ impl sd_core::Registrar for Registrar {
     }
 }
 
+impl Heartbeat {
+    /// Stops the task and waits (at most `limit`) until it has; aborted if it has not by
+    /// then. The task drops any request in flight the moment it sees the signal.
+    async fn stop_within(self, limit: Duration) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        if tokio::time::timeout(limit, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
 impl Shared {
     fn lock_task(&self) -> std::sync::MutexGuard<'_, Option<Heartbeat>> {
         self.task.lock().unwrap_or_else(PoisonError::into_inner)
@@ -209,20 +291,20 @@ impl Shared {
         self.instance.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn cancel(&self) -> Result<(), Error> {
+    /// `DELETE`s the instance within `limit`, failing over across service URLs.
+    async fn cancel(&self, limit: Duration) -> Result<(), Error> {
         let (app, id) = {
             let instance = self.lock_instance();
             (instance.app.clone(), instance.instance_id.clone())
         };
-        let deregistered = tokio::time::timeout(
-            self.deregister_timeout,
-            self.connection.deregister(&app, &id),
-        )
-        .await;
-        deregistered.unwrap_or_else(|_| {
-            tracing::warn!(app, id, "deregistration timed out");
-            Err(Error::new(ErrorKind::Timeout(self.deregister_timeout)))
-        })
+        let result = self
+            .connection
+            .deregister_within(&app, &id, Some(limit))
+            .await;
+        if let Err(error) = &result {
+            tracing::warn!(app, id, %error, "deregistration failed");
+        }
+        result
     }
 
     fn renewal_interval(&self) -> Duration {
@@ -231,6 +313,15 @@ impl Shared {
             .lease_info
             .map_or(30, |l| l.renewal_interval_in_secs);
         Duration::from_secs(u64::from(secs.max(1)))
+    }
+
+    /// The wait before retrying after `failures` failures in a row: 1 s, 2 s, 4 s... up
+    /// to `interval`, each drawn at random from its upper half, so that instances that
+    /// failed together do not retry together.
+    fn backoff(&self, failures: u32, interval: Duration) -> Duration {
+        let ceiling = Duration::from_secs(1u64 << failures.saturating_sub(1).min(16)).min(interval);
+        let draw = splitmix(self.jitter.fetch_add(GOLDEN_GAMMA, Ordering::Relaxed));
+        jittered(ceiling, draw)
     }
 }
 
@@ -241,42 +332,50 @@ impl Drop for Handle {
         let _ = heartbeat.stop.send(());
         heartbeat.task.abort();
         // Best effort: a registrar dropped without deregister() still leaves the registry,
-        // if a runtime is there to send the request.
+        // if a runtime is there to send the request, once the task has stopped.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let shared = Arc::clone(&self.shared);
+            let task = heartbeat.task;
             runtime.spawn(async move {
-                if let Err(error) = shared.cancel().await {
-                    tracing::warn!(%error, "deregistration on drop failed");
-                }
+                let _ = task.await;
+                let _ = shared.cancel(shared.deregister_timeout).await;
             });
         }
     }
 }
 
-/// The heartbeat loop: register, then renew every interval; register again on 404.
+/// The heartbeat loop: register, then renew every interval; register again (dated anew)
+/// on a 404 or when a local change asks for it. Every await watches `stop`.
 async fn run(
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
-    first: oneshot::Sender<Result<(), Error>>,
+    mut changes: mpsc::UnboundedReceiver<Waiter>,
+    first: Waiter,
 ) {
-    let mut changed = shared.changed.subscribe();
-    let mut first = Some(first);
+    let mut waiters = vec![first];
     let mut registered = false;
     let mut failures: u32 = 0;
     loop {
         let instance = shared.lock_instance().clone();
-        let outcome = if registered {
-            shared
-                .connection
-                .heartbeat(
-                    &instance.app,
-                    &instance.instance_id,
-                    instance.status,
-                    instance.last_dirty_timestamp,
-                )
-                .await
-        } else {
-            shared.connection.register(&instance).await
+        let request = async {
+            if registered {
+                shared
+                    .connection
+                    .heartbeat(
+                        &instance.app,
+                        &instance.instance_id,
+                        instance.status,
+                        instance.last_dirty_timestamp,
+                    )
+                    .await
+            } else {
+                shared.connection.register(&instance).await
+            }
+        };
+        let outcome = tokio::select! {
+            biased;
+            _ = &mut stop => return,
+            outcome = request => outcome,
         };
         match outcome {
             Ok(()) => {
@@ -291,13 +390,16 @@ async fn run(
                 }
                 registered = true;
                 failures = 0;
-                if let Some(first) = first.take() {
-                    let _ = first.send(Ok(()));
+                for waiter in waiters.drain(..) {
+                    let _ = waiter.send(Ok(()));
                 }
             }
             Err(error) if registered && error.is_not_found() => {
                 tracing::warn!(app = %instance.app, id = %instance.instance_id, "server forgot the instance; registering again");
                 shared.stats.reregistrations.fetch_add(1, Ordering::Relaxed);
+                // Dirty again, as Netflix's client marks it: the server must take this
+                // registration as newer than anything it may still hold.
+                shared.lock_instance().last_dirty_timestamp = now_millis();
                 registered = false;
                 // Straight back to the top: register now, not after an interval.
                 continue;
@@ -306,25 +408,58 @@ async fn run(
                 tracing::warn!(app = %instance.app, id = %instance.instance_id, %error, "eureka heartbeat or registration failed");
                 shared.stats.failures.fetch_add(1, Ordering::Relaxed);
                 failures = failures.saturating_add(1);
-                if let Some(first) = first.take() {
-                    let _ = first.send(Err(error));
+                for waiter in waiters.drain(..) {
+                    let _ = waiter.send(Err(error.clone()));
                 }
             }
         }
         let interval = shared.renewal_interval();
-        // After failures: 1 s, 2 s, 4 s... up to the renewal interval; never a spin.
         let wait = if failures == 0 {
             interval
         } else {
-            Duration::from_secs(1u64 << failures.min(16)).min(interval)
+            shared.backoff(failures, interval)
         };
         tokio::select! {
+            biased;
             _ = &mut stop => return,
+            Some(waiter) = changes.recv() => {
+                // A local change: register it now, and answer everyone who asked.
+                waiters.push(waiter);
+                while let Ok(waiter) = changes.try_recv() {
+                    waiters.push(waiter);
+                }
+                registered = false;
+            }
             () = tokio::time::sleep(wait) => {}
-            // A local change was just registered by `change`; heartbeat from here on.
-            _ = changed.changed() => { registered = true; }
         }
     }
+}
+
+/// The increment of `SplitMix64`.
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The output function of `SplitMix64`: a well-mixed 64-bit value from a counter.
+fn splitmix(state: u64) -> u64 {
+    let mut z = state.wrapping_add(GOLDEN_GAMMA);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A point of the upper half of `ceiling`, `[ceiling / 2, ceiling]`, chosen by `draw`.
+fn jittered(ceiling: Duration, draw: u64) -> Duration {
+    let half = ceiling / 2;
+    let span = u64::try_from(ceiling.saturating_sub(half).as_nanos()).unwrap_or(u64::MAX);
+    let offset = u64::try_from((u128::from(draw) * u128::from(span)) >> 64).unwrap_or(span);
+    half + Duration::from_nanos(offset)
+}
+
+/// A different seed for every registrar and every process.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(now_millis().unsigned_abs());
+    hasher.finish()
 }
 
 /// The time now as Eureka writes timestamps: milliseconds since the Unix epoch.
@@ -332,4 +467,45 @@ pub fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_the_upper_half_and_spreads() {
+        let ceiling = Duration::from_secs(8);
+        let draws: Vec<Duration> = (0..1000u64)
+            .map(|n| jittered(ceiling, splitmix(n.wrapping_mul(GOLDEN_GAMMA))))
+            .collect();
+        assert!(draws.iter().all(|d| *d >= ceiling / 2 && *d <= ceiling));
+        let mut distinct = draws.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() > 990, "{} distinct waits", distinct.len());
+        // Both quarters of the range are used: the waits really spread.
+        let low = draws.iter().filter(|d| **d < ceiling * 3 / 4).count();
+        assert!((300..700).contains(&low), "{low} of 1000 in the lower quarter");
+        assert_eq!(jittered(Duration::ZERO, u64::MAX), Duration::ZERO);
+        assert!(jittered(Duration::MAX, u64::MAX) <= Duration::MAX);
+    }
+
+    #[test]
+    fn two_registrars_back_off_differently() {
+        let connection = Connection::new(["http://127.0.0.1:1/eureka/"]).unwrap();
+        let instance = InstanceInfo::new("app", "h", "127.0.0.1", 1);
+        let a = Registrar::new(connection.clone(), instance.clone());
+        let b = Registrar::new(connection, instance);
+        let interval = Duration::from_secs(30);
+        let waits = |r: &Registrar| -> Vec<Duration> {
+            (1..=6).map(|n| r.handle.shared.backoff(n, interval)).collect()
+        };
+        let (wa, wb) = (waits(&a), waits(&b));
+        assert_ne!(wa, wb, "two registrars drew the same waits");
+        for (n, wait) in (1..=6).zip(&wa) {
+            let ceiling = Duration::from_secs(1 << (n - 1)).min(interval);
+            assert!(*wait >= ceiling / 2 && *wait <= ceiling, "{n}: {wait:?}");
+        }
+    }
 }
