@@ -20,8 +20,8 @@ use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tokio::time::Instant;
 
-pub use self::service_url::{redact_url, split_service_urls};
 use self::service_url::ServiceUrl;
+pub use self::service_url::{redact_url, split_service_urls};
 use self::standing::Standings;
 use crate::error::{Error, ErrorKind};
 use crate::instancer::PollerHandle;
@@ -390,9 +390,15 @@ impl Connection {
     pub async fn register(&self, instance: &InstanceInfo) -> Result<(), Error> {
         let body = encode_instance(instance, self.inner.format).map_err(Error::from_kind)?;
         let path = format!("apps/{}", segment(&instance.app));
-        self.call(Method::POST, &path, Some(Bytes::from(body)), Expect::WRITE, None)
-            .await?
-            .success()
+        self.call(
+            Method::POST,
+            &path,
+            Some(Bytes::from(body)),
+            Expect::WRITE,
+            None,
+        )
+        .await?
+        .success()
     }
 
     /// `PUT apps/{APP}/{ID}?status=..&lastDirtyTimestamp=..`: a heartbeat. A 404 means the
@@ -519,7 +525,9 @@ impl Connection {
             statuses: &[StatusCode::FORBIDDEN, StatusCode::NOT_FOUND],
             document: Some(Shape::Registry),
         };
-        let answer = self.call(Method::GET, "apps/delta", None, expect, None).await?;
+        let answer = self
+            .call(Method::GET, "apps/delta", None, expect, None)
+            .await?;
         if !answer.status.is_success() {
             return Err(answer.status_error());
         }
@@ -728,7 +736,9 @@ impl Connection {
 
 /// The registry a read answered, or an empty one (a 404 where the operation allows it).
 fn registry(document: Option<Document>) -> Applications {
-    document.map(Document::into_applications).unwrap_or_default()
+    document
+        .map(Document::into_applications)
+        .unwrap_or_default()
 }
 
 /// Decodes `body` as a document of `shape`; anything else is a decode error, which sends

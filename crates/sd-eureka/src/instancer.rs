@@ -351,8 +351,10 @@ impl PollerShared {
         self.stats.full_fetches.fetch_add(1, Ordering::Relaxed);
         let full = self.connection.applications().await?;
         *self.lock_registry() = Some(full);
-        *self.last_full.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(tokio::time::Instant::now());
+        *self
+            .last_full
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(tokio::time::Instant::now());
         Ok(())
     }
 }
@@ -375,9 +377,8 @@ impl Connection {
         if let Some(poller) = slot.upgrade() {
             return Ok(poller);
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(crate::error::ErrorKind::NoRuntime("an Instancer"))
-        })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::new(crate::error::ErrorKind::NoRuntime("an Instancer")))?;
         let shared = Arc::new(PollerShared {
             connection: self.clone(),
             interval: self.poll_interval(),

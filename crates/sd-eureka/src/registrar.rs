@@ -486,7 +486,10 @@ mod tests {
         assert!(distinct.len() > 990, "{} distinct waits", distinct.len());
         // Both quarters of the range are used: the waits really spread.
         let low = draws.iter().filter(|d| **d < ceiling * 3 / 4).count();
-        assert!((300..700).contains(&low), "{low} of 1000 in the lower quarter");
+        assert!(
+            (300..700).contains(&low),
+            "{low} of 1000 in the lower quarter"
+        );
         assert_eq!(jittered(Duration::ZERO, u64::MAX), Duration::ZERO);
         assert!(jittered(Duration::MAX, u64::MAX) <= Duration::MAX);
     }
@@ -499,7 +502,9 @@ mod tests {
         let b = Registrar::new(connection, instance);
         let interval = Duration::from_secs(30);
         let waits = |r: &Registrar| -> Vec<Duration> {
-            (1..=6).map(|n| r.handle.shared.backoff(n, interval)).collect()
+            (1..=6)
+                .map(|n| r.handle.shared.backoff(n, interval))
+                .collect()
         };
         let (wa, wb) = (waits(&a), waits(&b));
         assert_ne!(wa, wb, "two registrars drew the same waits");

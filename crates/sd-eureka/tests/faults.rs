@@ -418,3 +418,103 @@ async fn first_poll_failing_is_an_error_event_then_recovers() {
     registry.set(Mode::Valid);
     eventually(&endpointer, &BOTH).await;
 }
+
+/// A large answer is gunzipped and decoded on tokio's blocking pool, not on the runtime
+/// worker that every other task shares; a small one is decoded in place. Seen by counting
+/// the threads the runtime starts: a current-thread runtime runs its tasks on the caller's
+/// thread and starts threads only for its blocking pool.
+#[test]
+fn large_answers_are_decoded_off_the_runtime_worker() {
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&started);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let small = registry_json(&two_instances(), None);
+        let many: Vec<InstanceInfo> = (0..1000).map(|n| instance("hello", 10_000 + n)).collect();
+        let large = registry_json(&many, None);
+        assert!(
+            large.len() > 256 << 10,
+            "large enough: {} bytes",
+            large.len()
+        );
+        let (s, l) = (small.clone(), large.clone());
+        let server = RawServer::start(move |request| {
+            if request.path().ends_with("/small/apps") {
+                Reply::json(s.clone())
+            } else {
+                Reply::json(l.clone())
+            }
+        })
+        .await;
+        let base = format!("http://{}", server.addr());
+        let small_conn = Connection::new([format!("{base}/small/")]).unwrap();
+        let large_conn = Connection::new([format!("{base}/large/")]).unwrap();
+
+        let apps = small_conn.applications().await.unwrap();
+        assert_eq!(apps.instances().count(), 2);
+        assert_eq!(
+            started.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a small answer is decoded in place"
+        );
+        let apps = large_conn.applications().await.unwrap();
+        assert_eq!(apps.instances().count(), 1000);
+        assert!(
+            started.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+            "a large answer is decoded on the blocking pool"
+        );
+    });
+}
+
+/// A real server can serve a cached delta that predates a registration, with a hash code
+/// that matches its own stale content (protocol doc, "A stale delta can outlive a
+/// registration"). Reconciliation cannot see it; the periodic full fetch does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_delta_is_outlived_by_the_periodic_full_fetch() {
+    let one = vec![instance("hello", 8001)];
+    let full = Arc::new(Mutex::new(registry_json(&one, None)));
+    let stale_delta = empty_delta_json(&sd_eureka::reconcile_hash_code([Status::Up]));
+    let f = Arc::clone(&full);
+    let server = RawServer::start(move |request| {
+        if request.path() == "/eureka/apps/delta" {
+            Reply::json(stale_delta.clone())
+        } else {
+            Reply::json(f.lock().unwrap_or_else(PoisonError::into_inner).clone())
+        }
+    })
+    .await;
+    let follow = |resync: Duration| {
+        let conn = connection_builder(&[&server.base_url()])
+            .resync_interval(resync)
+            .build()
+            .unwrap();
+        let instancer = Instancer::new(&conn, "hello").unwrap();
+        let endpointer = ids(&instancer);
+        (instancer, endpointer)
+    };
+    let (blind, blind_endpoints) = follow(Duration::MAX);
+    let (netted, netted_endpoints) = follow(Duration::from_millis(500));
+    eventually(&blind_endpoints, &["127.0.0.1:8001"]).await;
+    eventually(&netted_endpoints, &["127.0.0.1:8001"]).await;
+
+    // The second instance registers; the delta stays stale.
+    *full.lock().unwrap_or_else(PoisonError::into_inner) = registry_json(&two_instances(), None);
+    eventually(&netted_endpoints, &BOTH).await;
+    assert!(netted.stats().full_fetches >= 2);
+
+    // Without the net, the stale delta reconciles every time and hides the instance.
+    let seen = blind.stats().delta_fetches;
+    wait_until("five more deltas", || {
+        blind.stats().delta_fetches >= seen + 5
+    })
+    .await;
+    assert_eq!(endpoints_of(&blind_endpoints).unwrap(), ["127.0.0.1:8001"]);
+    assert_eq!(blind.stats().full_fetches, 1);
+    assert_eq!(blind.stats().hash_mismatches, 0);
+}

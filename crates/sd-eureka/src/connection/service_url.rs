@@ -150,7 +150,10 @@ mod tests {
         let error = ServiceUrl::parse(raw).expect_err("refused");
         assert!(error.is_config(), "{error}");
         let message = error.to_string();
-        assert!(!message.contains("pa/ss") && !message.contains("admin"), "{message}");
+        assert!(
+            !message.contains("pa/ss") && !message.contains("admin"),
+            "{message}"
+        );
         for raw in [
             "http://admin:pa?ss@127.0.0.1:1/eureka/",
             "http://admin:pa#ss@127.0.0.1:1/eureka/",
@@ -182,16 +185,25 @@ mod tests {
             "http://h/eureka/?x=1",
             "http://h a/eureka/",
         ] {
-            let error = ServiceUrl::parse(raw).err().unwrap_or_else(|| panic!("{raw}"));
+            let error = ServiceUrl::parse(raw)
+                .err()
+                .unwrap_or_else(|| panic!("{raw}"));
             assert!(error.is_config(), "{raw}: {error}");
         }
     }
 
     #[test]
     fn the_base_ends_in_exactly_one_slash() {
-        for raw in ["http://h:1/eureka", "http://h:1/eureka/", "http://h:1/eureka//"] {
+        for raw in [
+            "http://h:1/eureka",
+            "http://h:1/eureka/",
+            "http://h:1/eureka//",
+        ] {
             assert_eq!(&*ServiceUrl::parse(raw).unwrap().base, "http://h:1/eureka/");
         }
-        assert_eq!(&*ServiceUrl::parse("http://h:1").unwrap().base, "http://h:1/");
+        assert_eq!(
+            &*ServiceUrl::parse("http://h:1").unwrap().base,
+            "http://h:1/"
+        );
     }
 }

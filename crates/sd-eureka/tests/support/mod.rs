@@ -290,6 +290,9 @@ pub(crate) enum Reply {
     Close,
     /// Forward the request to this server and relay its answer.
     Proxy(SocketAddr),
+    /// Wait this long, then forward as [`Reply::Proxy`] does, whether or not the client
+    /// is still there: a proxy that holds requests back.
+    ProxyAfter(SocketAddr, Duration),
 }
 
 impl Reply {
@@ -320,6 +323,7 @@ pub(crate) struct RawServer {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<Request>>>,
     connections: Arc<AtomicUsize>,
+    relayed: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -338,17 +342,20 @@ impl RawServer {
         let addr = listener.local_addr().expect("local address");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
+        let relayed = Arc::new(AtomicUsize::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
         let task = tokio::spawn(accept_loop(
             listener,
             handler,
             Arc::clone(&requests),
             Arc::clone(&connections),
+            Arc::clone(&relayed),
         ));
         Self {
             addr,
             requests,
             connections,
+            relayed,
             task,
         }
     }
@@ -385,6 +392,11 @@ impl RawServer {
     pub(crate) fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
+
+    /// How many requests it forwarded upstream and had answered there.
+    pub(crate) fn relayed(&self) -> usize {
+        self.relayed.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for RawServer {
@@ -399,6 +411,7 @@ async fn accept_loop(
     handler: Arc<Handler>,
     requests: Arc<Mutex<Vec<Request>>>,
     connections: Arc<AtomicUsize>,
+    relayed: Arc<AtomicUsize>,
 ) {
     let mut open = JoinSet::new();
     loop {
@@ -407,7 +420,12 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 connections.fetch_add(1, Ordering::SeqCst);
-                open.spawn(serve_one(stream, Arc::clone(&handler), Arc::clone(&requests)));
+                open.spawn(serve_one(
+                    stream,
+                    Arc::clone(&handler),
+                    Arc::clone(&requests),
+                    Arc::clone(&relayed),
+                ));
             }
         }
     }
@@ -417,6 +435,7 @@ async fn serve_one(
     mut stream: TcpStream,
     handler: Arc<Handler>,
     requests: Arc<Mutex<Vec<Request>>>,
+    relayed: Arc<AtomicUsize>,
 ) {
     let Some(request) = read_request(&mut stream).await else {
         return;
@@ -453,6 +472,15 @@ async fn serve_one(
         Reply::Close => {}
         Reply::Proxy(upstream) => {
             if let Some(answer) = forward(&request, upstream).await {
+                relayed.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(&answer).await;
+            }
+            let _ = stream.shutdown().await;
+        }
+        Reply::ProxyAfter(upstream, delay) => {
+            tokio::time::sleep(delay).await;
+            if let Some(answer) = forward(&request, upstream).await {
+                relayed.fetch_add(1, Ordering::SeqCst);
                 let _ = stream.write_all(&answer).await;
             }
             let _ = stream.shutdown().await;

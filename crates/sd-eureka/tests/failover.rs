@@ -1,0 +1,298 @@
+//! Failover across service URLs, and the time an operation may take: any unusable answer
+//! sends a read to the next URL, writes keep their own rules, one deadline covers a whole
+//! operation, and deregistration reaches a live URL within its limit.
+//!
+//! Faults come from `support::RawServer` on loopback; the live registry is
+//! `sd-eureka-server` in process.
+
+mod support;
+
+use std::time::Duration;
+
+use http::StatusCode;
+use sd_core::Instancer as _;
+use sd_eureka::{Connection, Error, Instancer, Registrar};
+use support::{
+    RawServer, Reply, connection, connection_builder, event_ids, ids, instance, next_event, server,
+    server_addresses, wait_until,
+};
+
+const APP: &str = "failover";
+
+/// Answers that no read may accept, each from a server of its own.
+fn unusable_answers() -> Vec<(&'static str, Reply)> {
+    vec![
+        (
+            "403 (a server still waiting for its peers)",
+            Reply::status(403, "sync pending"),
+        ),
+        (
+            "404 (a URL without the base path)",
+            Reply::status(404, "no such page"),
+        ),
+        ("401", Reply::status(401, "who are you")),
+        ("429", Reply::status(429, "slow down")),
+        ("503", Reply::status(503, "overloaded")),
+        (
+            "200 with garbage",
+            Reply::json(&b"\x00\x01<<not a registry>>}{"[..]),
+        ),
+        (
+            "200 with an HTML page",
+            Reply::Full {
+                status: 200,
+                content_type: "text/html",
+                body: b"<!DOCTYPE html><html><body>Login</body></html>".to_vec(),
+            },
+        ),
+        (
+            "200 with JSON cut short",
+            Reply::json(
+                &br#"{"applications":{"versions__delta":"1","application":[{"name":"X","inst"#[..],
+            ),
+        ),
+        ("200 with an empty body", Reply::json("")),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_fetch_fails_over_past_any_unusable_answer() {
+    let live = server().await;
+    let a = Registrar::new(connection(&[&live.base_url()]), instance(APP, 8001));
+    a.register().await.unwrap();
+    for (what, reply) in unusable_answers() {
+        let bad = RawServer::start(move |_| reply.clone()).await;
+        let conn = connection(&[&bad.base_url(), &live.base_url()]);
+        let apps = conn
+            .applications()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: no failover: {e}"));
+        assert_eq!(server_addresses(&apps, APP), ["127.0.0.1:8001"], "{what}");
+        assert_eq!(bad.count("GET", "/eureka/apps"), 1, "{what}: tried once");
+        // The bad URL is now set aside: the next read goes straight to the live one.
+        conn.applications().await.unwrap();
+        assert_eq!(bad.count("GET", "/eureka/apps"), 1, "{what}: set aside");
+    }
+    a.deregister().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_url_fails_the_error_names_each_url_and_what_it_did() {
+    let forbidden = RawServer::start(|_| Reply::status(403, "sync pending")).await;
+    let garbage = RawServer::start(|_| Reply::json("}{ not json")).await;
+    let conn = connection(&[&forbidden.base_url(), &garbage.base_url()]);
+    let error = conn.applications().await.unwrap_err();
+
+    assert!(error.is_decode(), "the last URL's error: {error:?}");
+    assert!(
+        error.decode_error().is_some_and(|d| d.is_syntax()),
+        "{error:?}"
+    );
+    assert_eq!(error.url(), Some(garbage.base_url().as_str()));
+    let earlier = error.earlier();
+    assert_eq!(earlier.len(), 1, "{error:?}");
+    assert_eq!(earlier[0].status(), Some(StatusCode::FORBIDDEN));
+    assert_eq!(earlier[0].url(), Some(forbidden.base_url().as_str()));
+    let message = error.to_string();
+    for part in [
+        forbidden.base_url(),
+        garbage.base_url(),
+        "403".to_owned(),
+        "invalid Eureka".to_owned(),
+    ] {
+        assert!(message.contains(&part), "{message:?} should name {part:?}");
+    }
+}
+
+/// What `sd eureka watch` does: an instancer over [bad URL, live URL] publishes the live
+/// set from its first poll, and keeps doing so, whatever the bad URL answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instancer_behind_an_unusable_url_follows_the_live_one() {
+    let live = server().await;
+    let a = Registrar::new(connection(&[&live.base_url()]), instance(APP, 8001));
+    a.register().await.unwrap();
+    for (what, reply) in unusable_answers() {
+        let bad = RawServer::start(move |_| reply.clone()).await;
+        let conn = connection_builder(&[&bad.base_url(), &live.base_url()])
+            // Bring the bad URL back after every poll, so each poll meets it again.
+            .quarantine(Duration::ZERO)
+            .build()
+            .unwrap();
+        let instancer = Instancer::new(&conn, APP).unwrap();
+        let mut events = instancer.subscribe();
+        let event = next_event(&mut events, "a first state", |_| true).await;
+        assert_eq!(
+            event_ids(&event),
+            Some(vec!["127.0.0.1:8001".to_owned()]),
+            "{what}: {event:?}"
+        );
+        wait_until("three more polls", || {
+            let stats = instancer.stats();
+            stats.full_fetches + stats.delta_fetches >= 4
+        })
+        .await;
+        assert_eq!(instancer.stats().failures, 0, "{what}");
+        assert!(
+            bad.requests().len() >= 2,
+            "{what}: the bad URL was tried again"
+        );
+        assert_eq!(
+            event_ids(&instancer.subscribe().current().unwrap()),
+            Some(vec!["127.0.0.1:8001".to_owned()]),
+            "{what}"
+        );
+    }
+    a.deregister().await.unwrap();
+}
+
+/// A heartbeat's 404 is an answer ("register again"), not a reason to ask another server;
+/// a deregistration's 404 is success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_keep_their_own_rules() {
+    let first = server().await;
+    let second = server().await;
+    let conn = connection(&[&first.base_url(), &second.base_url()]);
+    let i = instance(APP, 8001);
+    let error = conn
+        .heartbeat(&i.app, &i.instance_id, i.status, i.last_dirty_timestamp)
+        .await
+        .unwrap_err();
+    assert!(error.is_not_found(), "{error:?}");
+    assert_eq!(error.url(), Some(first.base_url().as_str()));
+    conn.deregister(&i.app, &i.instance_id).await.unwrap();
+
+    // Only the first server was asked: register on the second to see that it was not.
+    let on_second = connection(&[&second.base_url()]);
+    on_second.register(&i).await.unwrap();
+    conn.register(&i).await.unwrap();
+    assert_eq!(
+        server_addresses(&first.applications(), APP),
+        ["127.0.0.1:8001"]
+    );
+    conn.deregister(&i.app, &i.instance_id).await.unwrap();
+    assert!(first.applications().applications.is_empty());
+    assert_eq!(
+        server_addresses(&second.applications(), APP),
+        ["127.0.0.1:8001"]
+    );
+}
+
+/// A write answered with a status other than 2xx (a node refusing writes, a URL without
+/// the base path) goes on to the next URL too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_fails_over_past_a_refusing_url() {
+    let live = server().await;
+    for status in [401, 403, 404, 503] {
+        let bad = RawServer::start(move |_| Reply::status(status, "no")).await;
+        let conn = connection(&[&bad.base_url(), &live.base_url()]);
+        let i = instance(APP, 8001);
+        conn.register(&i).await.unwrap();
+        assert_eq!(
+            bad.count("POST", &format!("/eureka/apps/{}", i.app)),
+            1,
+            "{status}"
+        );
+        assert_eq!(
+            server_addresses(&live.applications(), APP),
+            ["127.0.0.1:8001"],
+            "{status}"
+        );
+        conn.deregister(&i.app, &i.instance_id).await.unwrap();
+    }
+}
+
+/// One deadline for the whole operation: three URLs that never answer cost the caller
+/// one request timeout, not three, and each of them is still tried within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_deadline_covers_every_url_an_operation_tries() {
+    let holes = [
+        RawServer::start(|_| Reply::Silent).await,
+        RawServer::start(|_| Reply::Silent).await,
+        RawServer::start(|_| {
+            Reply::Stall(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{".to_vec())
+        })
+        .await,
+    ];
+    let urls: Vec<String> = holes.iter().map(RawServer::base_url).collect();
+    let timeout = Duration::from_millis(1500);
+    let conn = Connection::builder()
+        .service_urls(&urls)
+        .request_timeout(timeout)
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let error = conn.applications().await.unwrap_err();
+    let took = start.elapsed();
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(error.earlier().len(), 2, "{error}");
+    assert!(error.earlier().iter().all(Error::is_timeout), "{error}");
+    for hole in &holes {
+        assert_eq!(hole.requests().len(), 1, "every URL got its share");
+    }
+    // Per-URL timeouts would have taken three times the timeout; one deadline takes one
+    // (plus scheduling: the bound is loose on purpose).
+    assert!(took < timeout * 3, "the operation took {took:?}");
+}
+
+/// A URL that never answers cannot use up an operation's time: the live URL after it is
+/// reached, on a read and on a write alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackhole_does_not_starve_the_next_url() {
+    let live = server().await;
+    let hole = RawServer::start(|_| Reply::Silent).await;
+    let conn = Connection::builder()
+        .service_url(hole.base_url())
+        .service_url(live.base_url())
+        .request_timeout(Duration::from_secs(4))
+        .quarantine(Duration::ZERO)
+        .build()
+        .unwrap();
+    conn.register(&instance(APP, 8001)).await.unwrap();
+    let apps = conn.applications().await.unwrap();
+    assert_eq!(server_addresses(&apps, APP), ["127.0.0.1:8001"]);
+    assert_eq!(hole.requests().len(), 2);
+}
+
+/// The issue's scenario: [blackhole, live] service URLs, the blackhole back in good
+/// standing when the service stops. Deregistration has a limit shorter than one request
+/// timeout, and still reaches the live registry within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deregistration_fails_over_within_its_limit() {
+    let live = server().await;
+    let hole = RawServer::start(|_| Reply::Silent).await;
+    let conn = Connection::builder()
+        .service_url(hole.base_url())
+        .service_url(live.base_url())
+        .request_timeout(Duration::from_secs(6))
+        .quarantine(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let registrar = Registrar::builder(conn, instance(APP, 8001))
+        .deregister_timeout(Duration::from_secs(3))
+        .build();
+    registrar.register().await.unwrap();
+    assert_eq!(
+        server_addresses(&live.applications(), APP),
+        ["127.0.0.1:8001"]
+    );
+
+    registrar.deregister().await.unwrap();
+    assert!(live.applications().applications.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpointer_keeps_following_through_failover() {
+    let live = server().await;
+    let bad = RawServer::start(|_| Reply::status(403, "sync pending")).await;
+    let conn = connection_builder(&[&bad.base_url(), &live.base_url()])
+        .quarantine(Duration::ZERO)
+        .build()
+        .unwrap();
+    let instancer = Instancer::new(&conn, APP).unwrap();
+    let endpointer = ids(&instancer);
+    let a = Registrar::new(conn.clone(), instance(APP, 8001));
+    a.register().await.unwrap();
+    support::eventually(&endpointer, &["127.0.0.1:8001"]).await;
+    a.deregister().await.unwrap();
+    support::eventually(&endpointer, &[]).await;
+}
