@@ -296,3 +296,37 @@ async fn an_endpointer_keeps_following_through_failover() {
     a.deregister().await.unwrap();
     support::eventually(&endpointer, &[]).await;
 }
+
+/// A real server that got nothing from its peers refuses every read with 403 for a while
+/// after it starts (the registry's `sync_wait` option gives the same). Reads move on to
+/// the next node; the gated node still takes registrations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_move_past_a_node_still_waiting_for_its_peers() {
+    let gated = sd_eureka_server::EurekaServer::builder()
+        .addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .sync_wait(Duration::from_secs(600))
+        .bind()
+        .await
+        .unwrap();
+    let live = server().await;
+    let on_live = Registrar::new(connection(&[&live.base_url()]), instance(APP, 8001));
+    on_live.register().await.unwrap();
+
+    let gated_only = connection(&[&gated.base_url()]);
+    let error = gated_only.applications().await.unwrap_err();
+    assert_eq!(error.status(), Some(StatusCode::FORBIDDEN), "{error:?}");
+
+    let conn = connection(&[&gated.base_url(), &live.base_url()]);
+    let apps = conn.applications().await.unwrap();
+    assert_eq!(server_addresses(&apps, APP), ["127.0.0.1:8001"]);
+    let instancer = Instancer::new(&conn, APP).unwrap();
+    support::eventually(&ids(&instancer), &["127.0.0.1:8001"]).await;
+    assert_eq!(instancer.stats().failures, 0);
+
+    // Writes are not gated: a registration through the gated node lands there.
+    let on_gated = Registrar::new(gated_only, instance(APP, 8002));
+    on_gated.register().await.unwrap();
+    assert_eq!(server_addresses(&gated.applications(), APP), ["127.0.0.1:8002"]);
+    on_gated.deregister().await.unwrap();
+    on_live.deregister().await.unwrap();
+}
