@@ -145,20 +145,16 @@ fn serve(more: &[&str]) -> (Sd, SocketAddr) {
 }
 
 /// A JSON registration of `host-{n}:orders:8080`, as a third-party client writes it;
-/// `lease` and `data_center` are spliced into the instance object when not empty.
-fn registration(n: u32, lease: &str, data_center: bool) -> String {
+/// `extra` (`,"leaseInfo":{...}` and the like) is spliced into the instance object, and the
+/// data center left out when `data_center` is false.
+fn registration(n: u32, extra: &str, data_center: bool) -> String {
     let data_center = if data_center {
         r#","dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}"#
     } else {
         ""
     };
-    let lease = if lease.is_empty() {
-        String::new()
-    } else {
-        format!(r#","leaseInfo":{lease}"#)
-    };
     format!(
-        r#"{{"instance":{{"instanceId":"host-{n}:orders:8080","hostName":"host-{n}","app":"ORDERS","ipAddr":"10.0.0.{n}","status":"UP","port":{{"$":8080,"@enabled":"true"}}{data_center}{lease}}}}}"#
+        r#"{{"instance":{{"instanceId":"host-{n}:orders:8080","hostName":"host-{n}","app":"ORDERS","ipAddr":"10.0.0.{n}","status":"UP","port":{{"$":8080,"@enabled":"true"}}{data_center}{extra}}}}}"#
     )
 }
 
@@ -250,4 +246,70 @@ fn sync_wait_refuses_reads_with_403_and_takes_registrations() {
     // Off by default.
     let (_sd, addr) = serve(&[]);
     assert_eq!(get(addr, "/eureka/apps").0, 200);
+}
+
+/// `GET path` asking for JSON.
+fn get_json(addr: SocketAddr, path: &str) -> (u16, String) {
+    request(addr, "GET", path, &[("Accept", "application/json")], "")
+}
+
+#[test]
+fn zero_and_negative_leases_are_stored_as_the_defaults() {
+    let (_sd, addr) = serve(&[]);
+    let lease = r#","leaseInfo":{"renewalIntervalInSecs":0,"durationInSecs":-1}"#;
+    let (status, body) = register(addr, &registration(1, lease, true));
+    assert_eq!(status, 204, "body: {body}");
+    let (status, json) = get_json(addr, "/eureka/apps/ORDERS/host-1:orders:8080");
+    assert_eq!(status, 200, "body: {json}");
+    assert!(json.contains(r#""renewalIntervalInSecs":30"#), "{json}");
+    assert!(json.contains(r#""durationInSecs":90"#), "{json}");
+    let (_, xml) = get(addr, "/eureka/v2/apps/ORDERS");
+    assert!(xml.contains("<durationInSecs>90</durationInSecs>"), "{xml}");
+}
+
+#[test]
+fn odd_metadata_does_not_break_reads_in_xml() {
+    let (_sd, addr) = serve(&[]);
+    let metadata = r#","metadata":{"bad key":"spaced","zone":"a\u0001b"}"#;
+    let (status, body) = register(addr, &registration(1, metadata, true));
+    assert_eq!(status, 204, "body: {body}");
+    let (status, xml) = get(addr, "/eureka/apps");
+    assert_eq!(status, 200, "the default format is XML: {xml}");
+    assert!(xml.contains("<bad_key>spaced</bad_key>"), "{xml}");
+    let (status, json) = get_json(addr, "/eureka/apps");
+    assert_eq!(status, 200, "{json}");
+    assert!(
+        json.contains(r#""bad key":"spaced""#),
+        "JSON shows it as sent: {json}"
+    );
+    let (status, _) = request(
+        addr,
+        "DELETE",
+        "/eureka/apps/ORDERS/host-1:orders:8080",
+        &[],
+        "",
+    );
+    assert_eq!(status, 200);
+    let (status, delta) = get(addr, "/eureka/apps/delta");
+    assert_eq!(status, 200, "the delta still holds it: {delta}");
+}
+
+#[test]
+fn a_registration_without_data_center_info_gets_400() {
+    let (_sd, addr) = serve(&[]);
+    let (status, body) = register(addr, &registration(1, "", false));
+    assert_eq!(status, 400, "body: {body}");
+    assert!(body.contains("dataCenterInfo"), "says why: {body}");
+    assert_eq!(register(addr, &registration(1, "", true)).0, 204);
+}
+
+#[test]
+fn a_heartbeat_status_does_not_change_the_instance() {
+    let (_sd, addr) = serve(&[]);
+    assert_eq!(register(addr, &registration(1, "", true)).0, 204);
+    let path = "/eureka/apps/ORDERS/host-1:orders:8080";
+    let (status, _) = request(addr, "PUT", &format!("{path}?status=BOGUS"), &[], "");
+    assert_eq!(status, 200);
+    let (_, json) = get_json(addr, path);
+    assert!(json.contains(r#""status":"UP""#), "{json}");
 }

@@ -12,6 +12,11 @@ use sd_eureka::{ActionType, Application, Applications, InstanceInfo, Metadata, S
 /// Milliseconds since the Unix epoch, as Eureka timestamps are.
 pub(crate) type Millis = i64;
 
+/// The lease renewal interval of a registration that gives none (or one ≤ 0).
+const DEFAULT_RENEWAL_SECS: u32 = 30;
+/// The lease duration of a registration that gives none (or one ≤ 0).
+const DEFAULT_DURATION_SECS: u32 = 90;
+
 /// Why an operation on an instance did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Refused {
@@ -21,6 +26,11 @@ pub(crate) enum Refused {
     /// The client's copy is newer than the server's: it must register again (404).
     #[error("the client's lastDirtyTimestamp is newer than the server's")]
     Stale,
+    /// The instance's status is UNKNOWN, as after its override was removed without a
+    /// value: real servers answer its heartbeats 404 so that the client registers again
+    /// with its own status.
+    #[error("the instance's status is UNKNOWN: register again")]
+    Unknown,
 }
 
 /// An instance and its lease. The instance is shared with the delta queue's snapshots
@@ -110,6 +120,14 @@ impl Registry {
             .and_then(|p| p.instance.lease_info)
             .map_or(now, |l| l.registration_timestamp);
         let mut lease_info = instance.lease_info.unwrap_or_default();
+        // As real servers: a value ≤ 0 (negative ones arrive as 0) means the default.
+        // fargo sends zeros whenever its caller set no lease.
+        if lease_info.renewal_interval_in_secs == 0 {
+            lease_info.renewal_interval_in_secs = DEFAULT_RENEWAL_SECS;
+        }
+        if lease_info.duration_in_secs == 0 {
+            lease_info.duration_in_secs = DEFAULT_DURATION_SECS;
+        }
         lease_info.registration_timestamp = registered_at;
         lease_info.last_renewal_timestamp = now;
         lease_info.eviction_timestamp = 0;
@@ -137,13 +155,15 @@ impl Registry {
         self.record(app, instance, ActionType::Added, now);
     }
 
-    /// A heartbeat. `status` is what the client reports (ignored while an override is
-    /// set); `last_dirty` is the client's `lastDirtyTimestamp`.
+    /// A heartbeat; `last_dirty` is the client's `lastDirtyTimestamp`.
+    ///
+    /// The `status` a heartbeat reports changes nothing, as on real servers (which answer
+    /// 200 to `?status=BOGUS` and keep the instance UP): a client changes its status by
+    /// registering again or through the override call.
     pub(crate) fn renew(
         &mut self,
         app: &str,
         id: &str,
-        status: Option<Status>,
         last_dirty: Option<Millis>,
         now: Millis,
     ) -> Result<(), Refused> {
@@ -152,16 +172,10 @@ impl Registry {
         if last_dirty.is_some_and(|client| client > lease.instance.last_dirty_timestamp) {
             return Err(Refused::Stale);
         }
-        lease.last_renewal = now;
-        let reported = status.filter(|_| lease.overridden.is_none());
-        if let Some(status) = reported.filter(|s| *s != lease.instance.status) {
-            let instance = Arc::make_mut(&mut lease.instance);
-            instance.status = status;
-            instance.last_updated_timestamp = now;
-            lease.action = ActionType::Modified;
-            let snapshot = Arc::clone(&lease.instance);
-            self.record(app, snapshot, ActionType::Modified, now);
+        if lease.instance.status == Status::Unknown {
+            return Err(Refused::Unknown);
         }
+        lease.last_renewal = now;
         Ok(())
     }
 
@@ -204,7 +218,8 @@ impl Registry {
     }
 
     /// Removes a status override; the instance takes `status` (UNKNOWN when not given, as
-    /// on real servers) until its next heartbeat reports one.
+    /// on real servers, whose next heartbeat then gets 404 so that the client registers
+    /// again with its own status).
     pub(crate) fn remove_override(
         &mut self,
         app: &str,
@@ -264,8 +279,11 @@ impl Registry {
         let mut expired = Vec::new();
         for (app, leases) in &self.apps {
             for (id, lease) in leases {
-                let duration = lease.instance.lease_info.map_or(90, |l| l.duration_in_secs);
-                if now - lease.last_renewal > i64::from(duration) * 1000 {
+                let duration = lease
+                    .instance
+                    .lease_info
+                    .map_or(DEFAULT_DURATION_SECS, |l| l.duration_in_secs);
+                if now.saturating_sub(lease.last_renewal) > i64::from(duration) * 1000 {
                     expired.push((app.clone(), id.clone()));
                 }
             }
@@ -482,9 +500,7 @@ mod tests {
             );
             assert_eq!(instance.last_dirty_timestamp, dirty);
         }
-        registry
-            .renew("ORDERS", &id, Some(Status::Up), None, T0 + 30)
-            .unwrap();
+        registry.renew("ORDERS", &id, None, T0 + 30).unwrap();
         assert_eq!(shown(&registry, &a).status, Status::OutOfService);
         assert_eq!(registry.hash_code(), "OUT_OF_SERVICE_1_");
 
@@ -551,7 +567,7 @@ mod tests {
         registry.register("ORDERS", a.clone(), T0);
 
         assert_eq!(
-            registry.renew("ORDERS", id, Some(Status::Down), Some(T0 + 1), T0 + 5),
+            registry.renew("ORDERS", id, Some(T0 + 1), T0 + 5),
             Err(Refused::Stale)
         );
         assert_eq!(
@@ -559,20 +575,17 @@ mod tests {
             Status::Up,
             "a refused heartbeat"
         );
-        assert_eq!(registry.renew("ORDERS", id, None, Some(T0), T0 + 6), Ok(()));
-        assert_eq!(
-            registry.renew("orders", id, None, Some(T0 - 1), T0 + 7),
-            Ok(())
-        );
-        assert_eq!(registry.renew("ORDERS", id, None, None, T0 + 8), Ok(()));
+        assert_eq!(registry.renew("ORDERS", id, Some(T0), T0 + 6), Ok(()));
+        assert_eq!(registry.renew("orders", id, Some(T0 - 1), T0 + 7), Ok(()));
+        assert_eq!(registry.renew("ORDERS", id, None, T0 + 8), Ok(()));
         let lease = shown(&registry, &a).lease_info.unwrap();
         assert_eq!(lease.last_renewal_timestamp, T0 + 8);
         assert_eq!(
-            registry.renew("ORDERS", "nobody", None, None, T0 + 9),
+            registry.renew("ORDERS", "nobody", None, T0 + 9),
             Err(Refused::NotFound)
         );
         assert_eq!(
-            registry.renew("BILLING", id, None, None, T0 + 9),
+            registry.renew("BILLING", id, None, T0 + 9),
             Err(Refused::NotFound)
         );
     }
@@ -585,7 +598,7 @@ mod tests {
         let version = registry.version();
         for k in 1..=3 {
             registry
-                .renew("ORDERS", &a.instance_id, Some(Status::Up), Some(T0), T0 + k)
+                .renew("ORDERS", &a.instance_id, Some(T0), T0 + k)
                 .unwrap();
         }
         assert_eq!(registry.version(), version);
@@ -593,10 +606,12 @@ mod tests {
             entries(&registry.delta(T0 + 4)),
             [(a.instance_id.clone(), ActionType::Added, Status::Up)]
         );
-        registry
-            .renew("ORDERS", &a.instance_id, Some(Status::Down), None, T0 + 5)
-            .unwrap();
-        assert!(registry.version() > version, "a reported status change");
+        // Nor does the status a heartbeat reports: real servers ignore it.
+        assert_eq!(
+            registry.renew("ORDERS", &a.instance_id, None, T0 + 5),
+            Ok(())
+        );
+        assert_eq!(registry.version(), version);
     }
 
     #[test]
@@ -606,9 +621,9 @@ mod tests {
         for (k, instance) in (0..).zip([&a, &b, &c]) {
             registry.register("ORDERS", instance.clone(), T0 + k);
         }
-        registry
-            .renew("ORDERS", &b.instance_id, Some(Status::Down), None, T0 + 10)
-            .unwrap();
+        let mut b_down = b.clone();
+        b_down.status = Status::Down;
+        registry.register("ORDERS", b_down, T0 + 10);
         registry
             .set_override("ORDERS", &a.instance_id, Status::OutOfService, T0 + 11)
             .unwrap();
@@ -630,7 +645,7 @@ mod tests {
                     ActionType::Modified,
                     Status::OutOfService
                 ),
-                (b.instance_id.clone(), ActionType::Modified, Status::Down),
+                (b.instance_id.clone(), ActionType::Added, Status::Down),
                 (c.instance_id.clone(), ActionType::Deleted, Status::Up),
                 (d.instance_id.clone(), ActionType::Added, Status::Up),
             ]
@@ -697,7 +712,7 @@ mod tests {
         assert!(registry.instance(None, &a.instance_id).is_none());
 
         registry
-            .renew("ORDERS", &c.instance_id, None, None, T0 + 9000)
+            .renew("ORDERS", &c.instance_id, None, T0 + 9000)
             .unwrap();
         assert_eq!(registry.evict(T0 + 10_001), 0, "renewed at T0 + 9 s");
         assert_eq!(registry.evict(T0 + 19_000), 0);

@@ -217,9 +217,9 @@ impl State {
             (&Method::GET, Route::Instance(app, id)) => self.instance(negotiated, Some(&app), &id),
             (&Method::GET, Route::InstanceById(id)) => self.instance(negotiated, None, &id),
             (&Method::PUT, Route::Instance(app, id)) => {
-                let status = param("status").map(Status::from_wire);
+                // `status` is not read: a heartbeat does not set it (see `Registry::renew`).
                 let dirty = param("lastDirtyTimestamp").and_then(|t| t.parse().ok());
-                let renewed = self.lock_registry().renew(&app, &id, status, dirty, now);
+                let renewed = self.lock_registry().renew(&app, &id, dirty, now);
                 outcome(renewed)
             }
             (&Method::DELETE, Route::Instance(app, id)) => {
@@ -294,13 +294,15 @@ impl State {
     }
 
     fn register(&self, app: &str, body: &[u8], format: Format, now: i64) -> Reply {
-        let instance = match sd_eureka::decode(body, format) {
+        let intake = crate::intake::inspect(body, format);
+        let instance = match sd_eureka::decode(&intake.body, format) {
             Ok(Document::Instance(instance)) => *instance,
             Ok(_) => return plain(StatusCode::BAD_REQUEST, "the body is not an instance"),
             Err(error) => return plain(StatusCode::BAD_REQUEST, &error.to_string()),
         };
         // The checks real servers make before accepting a registration.
         let missing = [
+            ("dataCenterInfo", !intake.has_data_center),
             ("instanceId", instance.instance_id.is_empty()),
             ("hostName", instance.host_name.is_empty()),
             ("ipAddr", instance.ip_addr.is_empty()),
@@ -405,13 +407,21 @@ impl Negotiated {
             .map_or_else(Rejection::into_reply, |body| self.reply(body))
     }
 
-    /// The encoded, and if asked compressed, body; a 500 when the registry holds something
-    /// the format cannot carry.
+    /// The encoded, and if asked compressed, body. A document XML cannot carry as is (odd
+    /// metadata keys, control characters) is written from its XML-safe copy, so that no
+    /// registration makes reads fail (see `xml_safe`); a 500 only if even that fails.
     fn body(self, document: &Document) -> Result<Bytes, Rejection> {
         let fail = |error: &dyn std::fmt::Display| {
             Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
         };
-        let encoded = sd_eureka::encode(document, self.format).map_err(|e| fail(&e))?;
+        let encoded = match sd_eureka::encode(document, self.format) {
+            Ok(encoded) => encoded,
+            Err(_) if self.format == Format::Xml => {
+                sd_eureka::encode(&crate::xml_safe::xml_safe(document), Format::Xml)
+                    .map_err(|e| fail(&e))?
+            }
+            Err(error) => return Err(fail(&error)),
+        };
         self.compress(encoded).map_err(|e| fail(&e))
     }
 

@@ -117,12 +117,16 @@ async fn delta_and_hash_code_follow_every_kind_of_change() {
             .1;
         assert_eq!(entry.metadata.get("weight").map(String::as_str), Some("7"));
 
-        assert_eq!(http.renew(base, &c, "DOWN").await.status, StatusCode::OK);
+        // A client changes its own status by registering again (a heartbeat's `status`
+        // changes nothing, as on real servers).
+        let mut c_down = c.clone();
+        c_down.status = Status::Down;
+        http.register_ok(base, &c_down).await;
         let delta = sync(&http, base, format, &mut copy).await;
         assert_eq!(
             change(&delta, &c),
-            Some((ActionType::Modified, Status::Down)),
-            "{base}: a heartbeat reporting another status"
+            Some((ActionType::Added, Status::Down)),
+            "{base}: a registration reporting another status"
         );
 
         assert_eq!(http.delete(&instance_path(base, &b)).await.status, 200);
@@ -444,7 +448,8 @@ async fn an_override_outlives_up_heartbeats_and_registrations_until_removed() {
         let full = http.full(base).await;
         assert_eq!(full.apps_hashcode.as_deref(), Some("OUT_OF_SERVICE_1_"));
 
-        // Removal without a value: UNKNOWN until the next heartbeat says otherwise.
+        // Removal without a value: UNKNOWN, and (as on real servers) the next heartbeat
+        // gets 404, so that the client registers again with its own status.
         assert_eq!(http.delete(&status).await.status, StatusCode::OK);
         let shown = http.find(base, &orders).await.unwrap();
         assert_eq!(
@@ -452,7 +457,9 @@ async fn an_override_outlives_up_heartbeats_and_registrations_until_removed() {
             (Status::Unknown, Status::Unknown),
             "{base}"
         );
-        assert_eq!(http.renew(base, &orders, "UP").await.status, StatusCode::OK);
+        let renewal = http.renew(base, &orders, "UP").await;
+        assert_eq!(renewal.status, StatusCode::NOT_FOUND, "{base}: {renewal:?}");
+        http.register_ok(base, &orders).await;
         assert_eq!(http.status_of(base, &orders).await, Status::Up, "{base}");
 
         // A DOWN override holds as well; removal with a value takes that value.
@@ -470,6 +477,12 @@ async fn an_override_outlives_up_heartbeats_and_registrations_until_removed() {
         );
         assert_eq!(http.status_of(base, &orders).await, Status::Starting);
         assert_eq!(http.renew(base, &orders, "UP").await.status, StatusCode::OK);
+        assert_eq!(
+            http.status_of(base, &orders).await,
+            Status::Starting,
+            "{base}: a heartbeat's status changes nothing"
+        );
+        http.register_ok(base, &orders).await;
         assert_eq!(http.status_of(base, &orders).await, Status::Up, "{base}");
 
         // Once removed, an override does not come back with a registration.

@@ -538,7 +538,8 @@ async fn full_fetches_are_fresh_after_every_change_with_or_without_the_cache() {
         http.register_ok(base, &b).await;
         let meta = format!("{}/metadata?k=v", instance_path(base, &a));
         assert_eq!(http.put(&meta).await.status, StatusCode::OK);
-        assert_eq!(http.renew(base, &b, "DOWN").await.status, StatusCode::OK);
+        let down = format!("{}/status?value=DOWN", instance_path(base, &b));
+        assert_eq!(http.put(&down).await.status, StatusCode::OK);
         for gzip in [false, true] {
             let now = fetch(gzip).await;
             assert_eq!(now.len(), 2, "{ttl:?} gzip={gzip}: the registration");
