@@ -204,3 +204,44 @@ async fn shutdown_is_bounded_and_ends_a_stalled_request() {
         "a request was served after shutdown returned: {answer:?}"
     );
 }
+
+/// No configuration value may panic: every duration at its largest, and the smallest
+/// that make sense, through registrations, reads, renewals, eviction and shutdown.
+#[tokio::test]
+async fn extreme_configuration_values_do_not_panic() {
+    for (duration, max_body) in [(Duration::MAX, usize::MAX), (Duration::ZERO, 0)] {
+        let server = common::builder()
+            .eviction_interval(duration)
+            .delta_retention(duration)
+            .response_cache_ttl(duration)
+            .max_body(max_body)
+            .bind()
+            .await
+            .unwrap();
+        let http = Http::new(&server);
+        let base = "/eureka/";
+        let orders = instance("orders", 1);
+        // Several rounds, so that timers set from the first one have fired or been set.
+        for round in 0..3 {
+            let registered = http.register(base, &orders).await;
+            let expected = if max_body == 0 {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            assert_eq!(registered.status, expected, "{duration:?} round {round}");
+            for path in ["apps", "apps/delta"] {
+                let reply = http.get_json(&format!("{base}{path}")).await;
+                assert_eq!(reply.status, StatusCode::OK, "{duration:?} {path}");
+            }
+            http.renew(base, &orders, "UP").await;
+            server.evict_now();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        assert!(
+            accepts(server.local_addr()).await,
+            "{duration:?}: still serving"
+        );
+        server.shutdown().await;
+    }
+}
