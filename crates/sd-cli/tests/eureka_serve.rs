@@ -18,8 +18,14 @@ struct Sd(Child);
 impl Sd {
     /// Starts `sd` with `args`, stdout and stderr piped.
     fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, &[])
+    }
+
+    /// Starts `sd` with `args` and these environment variables, stdout and stderr piped.
+    fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_sd"))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -132,9 +138,14 @@ fn request(
 /// Starts `sd eureka serve --addr 127.0.0.1:0` with `more` arguments; the process and
 /// the address it announced.
 fn serve(more: &[&str]) -> (Sd, SocketAddr) {
+    serve_with_env(more, &[])
+}
+
+/// [`serve`], with these environment variables.
+fn serve_with_env(more: &[&str], env: &[(&str, &str)]) -> (Sd, SocketAddr) {
     let mut args = vec!["eureka", "serve", "--addr", "127.0.0.1:0"];
     args.extend_from_slice(more);
-    let mut sd = Sd::spawn(&args);
+    let mut sd = Sd::spawn_with_env(&args, env);
     let line = announcement(&mut sd);
     let addr = line
         .strip_prefix("listening on http://")
@@ -312,4 +323,67 @@ fn a_heartbeat_status_does_not_change_the_instance() {
     assert_eq!(status, 200);
     let (_, json) = get_json(addr, path);
     assert!(json.contains(r#""status":"UP""#), "{json}");
+}
+
+/// `Authorization` for `dev:s3cret`.
+const DEV_S3CRET: &str = "Basic ZGV2OnMzY3JldA==";
+
+/// Its command line, as `ps` shows it to any user of the machine.
+fn command_line(sd: &Sd) -> String {
+    let raw = std::fs::read(format!("/proc/{}/cmdline", sd.0.id())).unwrap_or_default();
+    String::from_utf8_lossy(&raw).replace('\0', " ")
+}
+
+/// The server at `addr` wants `dev:s3cret`.
+fn assert_guarded(addr: SocketAddr) {
+    assert_eq!(get(addr, "/eureka/apps").0, 401, "no credentials");
+    let wrong = [("Authorization", "Basic ZGV2Ondyb25n")];
+    assert_eq!(request(addr, "GET", "/eureka/apps", &wrong, "").0, 401);
+    let right = [("Authorization", DEV_S3CRET)];
+    assert_eq!(request(addr, "GET", "/eureka/apps", &right, "").0, 200);
+}
+
+#[test]
+fn the_password_can_come_from_a_file_or_a_variable_and_stays_out_of_ps() {
+    let file = std::env::temp_dir().join(format!("sd-serve-password-{}", std::process::id()));
+    std::fs::write(&file, "s3cret\n").expect("write the password file");
+    let path = file.to_str().expect("a UTF-8 temp path");
+    let (sd, addr) = serve(&["--user", "dev", "--password-file", path]);
+    assert_guarded(addr);
+    let shown = command_line(&sd);
+    assert!(!shown.contains("s3cret"), "{shown}");
+    drop(sd);
+    let _ = std::fs::remove_file(&file);
+
+    let variable = [("SD_TEST_SERVE_PASSWORD", "s3cret")];
+    let args = ["--user", "dev", "--password-env", "SD_TEST_SERVE_PASSWORD"];
+    let (sd, addr) = serve_with_env(&args, &variable);
+    assert_guarded(addr);
+    let shown = command_line(&sd);
+    assert!(!shown.contains("s3cret"), "{shown}");
+
+    // Still accepted on the command line, for throwaway setups.
+    let (_sd, addr) = serve(&["--user", "dev", "--password", "s3cret"]);
+    assert_guarded(addr);
+}
+
+#[test]
+fn a_missing_password_source_is_one_error_line() {
+    let missing = std::env::temp_dir().join("sd-serve-no-such-password-file");
+    let missing = missing.to_str().expect("a UTF-8 temp path");
+    let args = ["eureka", "serve", "--addr", "127.0.0.1:0", "--user", "dev"];
+    for (source, value) in [
+        ("--password-file", missing),
+        ("--password-env", "SD_TEST_NO_SUCH_VARIABLE"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend([source, value]);
+        let mut sd = Sd::spawn(&all);
+        let status = sd.wait();
+        let stderr = sd.stderr();
+        assert_eq!(status.code(), Some(1), "{source}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{source}: {stderr}");
+        assert!(stderr.contains(value), "names it: {stderr}");
+        assert_eq!(sd.stdout(), "", "nothing announced");
+    }
 }

@@ -1,5 +1,6 @@
 //! The server handle: binding, the accept loop, eviction, and a bounded shutdown.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -17,12 +18,17 @@ use crate::gate::ReadGate;
 use crate::registry::Registry;
 use crate::service::{Config, State};
 
+/// What `Debug` shows in place of a password.
+pub(crate) const REDACTED: &str = "<redacted>";
+
 /// How long shutdown waits for open connections to finish their requests.
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// A running registry. Dropping it stops the server; [`shutdown`](Self::shutdown) does so
 /// and waits (at most a few seconds) for requests in flight.
-#[derive(Debug)]
+///
+/// Its `Debug` shows where it listens and how many instances it holds, never the
+/// credentials nor the registry itself.
 pub struct EurekaServer {
     local_addr: SocketAddr,
     state: Arc<State>,
@@ -30,8 +36,9 @@ pub struct EurekaServer {
     task: Option<JoinHandle<()>>,
 }
 
-/// Configures and starts an [`EurekaServer`].
-#[derive(Debug, Clone)]
+/// Configures and starts an [`EurekaServer`]. Its `Debug` shows the user of
+/// [`basic_auth`](Self::basic_auth), never the password.
+#[derive(Clone)]
 #[must_use]
 pub struct Builder {
     addr: SocketAddr,
@@ -54,6 +61,21 @@ impl Default for Builder {
             max_body: 1 << 20,
             sync_wait: Duration::ZERO,
         }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("addr", &self.addr)
+            .field("eviction_interval", &self.eviction_interval)
+            .field("delta_retention", &self.delta_retention)
+            .field("response_cache_ttl", &self.response_cache_ttl)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .field("password", &self.credentials.as_ref().map(|_| REDACTED))
+            .field("max_body", &self.max_body)
+            .field("sync_wait", &self.sync_wait)
+            .finish()
     }
 }
 
@@ -84,7 +106,8 @@ impl Builder {
         self
     }
 
-    /// Require HTTP Basic auth with these credentials on every request.
+    /// Require HTTP Basic auth with these credentials on every request. The check takes
+    /// the same time however much of a wrong password matches.
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.credentials = Some((user.into(), password.into()));
         self
@@ -141,6 +164,16 @@ impl Builder {
             stop: Some(stop_tx),
             task: Some(task),
         })
+    }
+}
+
+impl fmt::Debug for EurekaServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EurekaServer")
+            .field("local_addr", &self.local_addr)
+            .field("instances", &self.state.lock_registry().instance_count())
+            .field("running", &self.stop.is_some())
+            .finish_non_exhaustive()
     }
 }
 

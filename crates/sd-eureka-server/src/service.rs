@@ -18,6 +18,7 @@ use sd_eureka::{Document, Format, Metadata, Status};
 
 use crate::gate::ReadGate;
 use crate::registry::{Refused, Registry};
+use crate::server::REDACTED;
 use crate::server::now_millis;
 
 /// Shared by every connection.
@@ -36,15 +37,25 @@ pub(crate) struct Cached {
     body: Bytes,
 }
 
-#[derive(Debug)]
 pub(crate) struct Config {
     /// The base64 `user:password` a Basic `Authorization` header must carry, when auth
-    /// is on.
+    /// is on. Never shown by `Debug`.
     credentials: Option<String>,
     max_body: usize,
     cache_ttl: Duration,
     /// Registry reads answer 403 while it is shut (see [`ReadGate`]).
     read_gate: ReadGate,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("credentials", &self.credentials.as_ref().map(|_| REDACTED))
+            .field("max_body", &self.max_body)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("read_gate", &self.read_gate)
+            .finish()
+    }
 }
 
 impl Config {
@@ -289,7 +300,8 @@ impl State {
             .and_then(|given| given.to_str().ok())
             .and_then(|given| given.trim().split_once(' '))
             .is_some_and(|(scheme, token)| {
-                scheme.eq_ignore_ascii_case("basic") && token.trim() == expected
+                let matches = constant_time_eq(token.trim().as_bytes(), expected.as_bytes());
+                scheme.eq_ignore_ascii_case("basic") && matches
             })
     }
 
@@ -525,6 +537,22 @@ fn left_text(left: Duration) -> String {
     }
 }
 
+/// Whether `given` equals `expected`, in a time that depends on their lengths only: a
+/// byte-by-byte comparison that stops at the first difference would tell a client, by its
+/// timing, how much of a guessed password is right. (The length of the expected token is
+/// no secret worth keeping: it only bounds the password's length.)
+fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    if given.len() != expected.len() {
+        return false;
+    }
+    let difference = given
+        .iter()
+        .zip(expected)
+        .fold(0_u8, |acc, (a, b)| acc | (a ^ b));
+    // Kept opaque, so that the optimizer cannot turn the fold back into an early exit.
+    std::hint::black_box(difference) == 0
+}
+
 fn unauthorized() -> Reply {
     let mut reply = plain(StatusCode::UNAUTHORIZED, "authentication required");
     reply.headers_mut().insert(
@@ -555,4 +583,18 @@ pub(crate) fn plain(status: StatusCode, message: &str) -> Reply {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"ZGV2OnMzY3JldA==", b"ZGV2OnMzY3JldA=="));
+        assert!(constant_time_eq(b"", b""));
+        assert!(!constant_time_eq(b"ZGV2OnMzY3JldA==", b"ZGV2OnMzY3JldA=!"));
+        assert!(!constant_time_eq(b"XGV2OnMzY3JldA==", b"ZGV2OnMzY3JldA=="));
+        assert!(!constant_time_eq(b"ZGV2", b"ZGV2OnMzY3JldA=="));
+    }
 }

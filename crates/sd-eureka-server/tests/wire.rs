@@ -552,3 +552,36 @@ async fn full_fetches_are_fresh_after_every_change_with_or_without_the_cache() {
         }
     }
 }
+
+#[tokio::test]
+async fn debug_never_shows_the_password_nor_the_registry() {
+    use base64::Engine as _;
+    const PASSWORD: &str = "s3cret-Pa55";
+    let builder = builder().basic_auth("dev", PASSWORD);
+    let shown = format!("{builder:?} {builder:#?}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+    assert!(shown.contains("dev"), "the user is no secret: {shown}");
+
+    let server = builder.bind().await.unwrap();
+    let authorization = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("dev:{PASSWORD}"))
+    );
+    let http = Http::new(&server);
+    let orders = instance("orders", 1);
+    let body = sd_eureka::encode_instance(&orders, Format::Json).unwrap();
+    let headers = [
+        ("authorization", authorization.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let reply = http
+        .send(Method::POST, "/eureka/apps/ORDERS", &headers, body)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let shown = format!("{server:?} {server:#?}");
+    let token = authorization.trim_start_matches("Basic ");
+    for secret in [PASSWORD, token, &orders.instance_id, "ORDERS"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains(&server.local_addr().to_string()), "{shown}");
+}

@@ -1,7 +1,9 @@
 //! `sd eureka serve`: the development registry of `sd-eureka-server`, until a signal.
 
-use std::io::Write;
+use std::fmt;
+use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sd_eureka_server::EurekaServer;
@@ -25,12 +27,69 @@ pub(crate) struct Args {
     /// writes, as a real server that got nothing from its peers does (0: no wait).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     sync_wait: u64,
-    /// Require HTTP Basic auth with this user (needs --password).
-    #[arg(long, requires = "password")]
+    /// Require HTTP Basic auth with this user; the password comes from --password-file,
+    /// --password-env or --password.
+    #[arg(long, requires = "password_source")]
     user: Option<String>,
-    /// The Basic auth password (needs --user).
-    #[arg(long, requires = "user")]
-    password: Option<String>,
+    /// Read the Basic auth password from the first line of this file (needs --user).
+    #[arg(
+        long,
+        value_name = "PATH",
+        group = "password_source",
+        requires = "user"
+    )]
+    password_file: Option<PathBuf>,
+    /// Read the Basic auth password from this environment variable (needs --user).
+    #[arg(long, value_name = "VAR", group = "password_source", requires = "user")]
+    password_env: Option<String>,
+    /// The Basic auth password (needs --user). Any user of the machine can read it with
+    /// `ps`: prefer --password-file or --password-env.
+    #[arg(long, group = "password_source", requires = "user")]
+    password: Option<Password>,
+}
+
+/// A password given on the command line; `Debug` does not show it.
+#[derive(Clone)]
+struct Password(String);
+
+impl std::str::FromStr for Password {
+    type Err = std::convert::Infallible;
+
+    fn from_str(password: &str) -> Result<Self, Self::Err> {
+        Ok(Self(password.to_owned()))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Args {
+    /// The password, from whichever source was given; `None` without `--user`.
+    fn password(&self) -> Result<Option<String>, Error> {
+        if let Some(path) = &self.password_file {
+            let read_error = |source| Error::Read {
+                input: format!("the password file {}", path.display()),
+                source,
+            };
+            let text = std::fs::read_to_string(path).map_err(read_error)?;
+            // The first line, without its line ending: `echo secret > file` must work.
+            let line = text.lines().next().unwrap_or_default();
+            return Ok(Some(line.to_owned()));
+        }
+        if let Some(variable) = &self.password_env {
+            return match std::env::var(variable) {
+                Ok(password) => Ok(Some(password)),
+                Err(error) => Err(Error::Read {
+                    input: format!("the password variable {variable}"),
+                    source: io::Error::new(io::ErrorKind::NotFound, error),
+                }),
+            };
+        }
+        Ok(self.password.as_ref().map(|p| p.0.clone()))
+    }
 }
 
 /// Runs the registry; prints `listening on http://ADDR/eureka/` once it accepts
@@ -40,6 +99,9 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
         addr: args.addr.to_string(),
         source,
     };
+    // Read before anything starts: a missing file is a plain error, not a half-started
+    // server.
+    let password = args.password()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,7 +114,7 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
             .eviction_interval(Duration::from_secs(args.eviction_interval))
             .delta_retention(Duration::from_secs(args.delta_retention))
             .sync_wait(Duration::from_secs(args.sync_wait));
-        if let (Some(user), Some(password)) = (&args.user, &args.password) {
+        if let (Some(user), Some(password)) = (&args.user, password) {
             builder = builder.basic_auth(user, password);
         }
         let server = builder.bind().await.map_err(serve_error)?;
