@@ -85,7 +85,7 @@ async fn when_every_url_fails_the_error_names_each_url_and_what_it_did() {
 
     assert!(error.is_decode(), "the last URL's error: {error:?}");
     assert!(
-        error.decode_error().is_some_and(|d| d.is_syntax()),
+        error.decode_error().is_some_and(sd_eureka::DecodeError::is_syntax),
         "{error:?}"
     );
     assert_eq!(error.url(), Some(garbage.base_url().as_str()));
