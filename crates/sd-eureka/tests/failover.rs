@@ -85,7 +85,9 @@ async fn when_every_url_fails_the_error_names_each_url_and_what_it_did() {
 
     assert!(error.is_decode(), "the last URL's error: {error:?}");
     assert!(
-        error.decode_error().is_some_and(sd_eureka::DecodeError::is_syntax),
+        error
+            .decode_error()
+            .is_some_and(sd_eureka::DecodeError::is_syntax),
         "{error:?}"
     );
     assert_eq!(error.url(), Some(garbage.base_url().as_str()));
@@ -326,7 +328,10 @@ async fn reads_move_past_a_node_still_waiting_for_its_peers() {
     // Writes are not gated: a registration through the gated node lands there.
     let on_gated = Registrar::new(gated_only, instance(APP, 8002));
     on_gated.register().await.unwrap();
-    assert_eq!(server_addresses(&gated.applications(), APP), ["127.0.0.1:8002"]);
+    assert_eq!(
+        server_addresses(&gated.applications(), APP),
+        ["127.0.0.1:8002"]
+    );
     on_gated.deregister().await.unwrap();
     on_live.deregister().await.unwrap();
 }
