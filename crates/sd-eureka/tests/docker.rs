@@ -10,24 +10,34 @@
 //!   for the server of the repository's `docker-compose.yml`.
 //! * **A Docker engine**: each test starts its own container through `testcontainers`,
 //!   with the response cache shortened (see [`SERVER_ENV`]).
-//! * **Neither**: the suite prints one line, `skipping docker tests: no Docker engine`,
-//!   and every test passes.
+//! * **Neither**, or an engine that cannot start the container (the image cannot be
+//!   pulled, say): the suite prints one line for all its tests, naming the image and the
+//!   reason (`skipping docker tests (steeltoeoss/eureka-server:4): no Docker engine ...`
+//!   or `...: cannot pull the image: ...`), and every test passes. With
+//!   `SD_REQUIRE_DOCKER=1` each test fails instead, with the same reason: for machines
+//!   that are meant to run the suite.
 //!
 //! Every test uses app names of its own (with the process id), so the tests can share one
 //! server and run in parallel.
 
 mod support;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use sd_eureka::{Connection, Instancer, Registrar, Status};
 use support::{eventually_within, ids, instance, say, wait_until_async};
 use testcontainers::core::IntoContainerPort as _;
+use testcontainers::core::error::ClientError;
 use testcontainers::runners::AsyncRunner as _;
-use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
+use testcontainers::{ContainerAsync, GenericImage, ImageExt as _, TestcontainersError};
 
 /// The environment variable naming an already running server (its service URL).
 const URL_VAR: &str = "SD_EUREKA_URL";
+
+/// The environment variable that turns a skip into a failure: set to anything but empty
+/// or `0`, the suite must run.
+const REQUIRE_VAR: &str = "SD_REQUIRE_DOCKER";
 
 /// A maintained Spring Cloud Netflix Eureka server image, and its major version tag.
 const IMAGE: &str = "steeltoeoss/eureka-server";
@@ -62,7 +72,8 @@ struct Eureka {
 
 impl Eureka {
     /// The server named by `SD_EUREKA_URL`, else a fresh container; `None` (having said
-    /// so) when there is no Docker engine to start one on.
+    /// so, once for the suite) when no container can be had, unless `SD_REQUIRE_DOCKER`
+    /// demands one: then it panics with the reason.
     async fn get() -> Option<Self> {
         if let Some(url) = std::env::var(URL_VAR).ok().filter(|u| !u.trim().is_empty()) {
             let eureka = Self {
@@ -72,11 +83,28 @@ impl Eureka {
             eureka.wait_ready().await;
             return Some(eureka);
         }
-        if !tokio::task::spawn_blocking(docker_engine).await.unwrap() {
-            // One line for the whole suite, however many tests skip.
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| say("skipping docker tests: no Docker engine"));
-            return None;
+        // Once one test found that no container can be had, the others do not try again.
+        if let Some(reason) = UNAVAILABLE.get() {
+            return unavailable(reason);
+        }
+        match Self::start().await {
+            Ok(eureka) => {
+                eureka.wait_ready().await;
+                Some(eureka)
+            }
+            Err(reason) => unavailable(&reason),
+        }
+    }
+
+    /// A fresh container on the Docker engine, or why there is none.
+    async fn start() -> Result<Self, String> {
+        if !tokio::task::spawn_blocking(docker_engine)
+            .await
+            .is_ok_and(|answers| answers)
+        {
+            return Err(
+                "no Docker engine (`docker info` fails and no engine socket answers)".into(),
+            );
         }
         let mut image = GenericImage::new(IMAGE, TAG)
             .with_exposed_port(PORT.tcp())
@@ -84,18 +112,23 @@ impl Eureka {
         for (name, value) in SERVER_ENV {
             image = image.with_env_var(*name, *value);
         }
-        let container = image.start().await.expect("start the Eureka container");
-        let host = container.get_host().await.expect("the container's host");
+        let container = image.start().await.map_err(|error| match error {
+            TestcontainersError::Client(ClientError::PullImage { err, .. }) => {
+                format!("cannot pull the image: {err}")
+            }
+            error => format!("cannot start a container: {error}"),
+        })?;
+        let no_address =
+            |error: TestcontainersError| format!("no address for the container: {error}");
+        let host = container.get_host().await.map_err(no_address)?;
         let port = container
             .get_host_port_ipv4(PORT)
             .await
-            .expect("the container's mapped port");
-        let eureka = Self {
+            .map_err(no_address)?;
+        Ok(Self {
             url: format!("http://{host}:{port}/eureka/"),
             _container: Some(container),
-        };
-        eureka.wait_ready().await;
-        Some(eureka)
+        })
     }
 
     /// Waits until the server answers a full fetch (the JVM takes a while to start).
@@ -110,6 +143,29 @@ impl Eureka {
     fn connection(&self) -> Connection {
         support::connection(&[&self.url])
     }
+}
+
+/// Why no container can be had, once a test has found out.
+static UNAVAILABLE: OnceLock<String> = OnceLock::new();
+
+/// No server for this test, for `reason`: a skip, said in one line for the whole suite
+/// however many tests skip, or a failure when `SD_REQUIRE_DOCKER` demands the suite.
+fn unavailable(reason: &str) -> Option<Eureka> {
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        !required(),
+        "{REQUIRE_VAR} is set, but the Docker suite cannot run ({IMAGE}:{TAG}): {reason}"
+    );
+    UNAVAILABLE.get_or_init(|| {
+        say(&format!("skipping docker tests ({IMAGE}:{TAG}): {reason}"));
+        reason
+    });
+    None
+}
+
+/// Whether `SD_REQUIRE_DOCKER` demands the suite.
+fn required() -> bool {
+    std::env::var(REQUIRE_VAR).is_ok_and(|value| !matches!(value.trim(), "" | "0"))
 }
 
 /// Whether a Docker engine answers: `docker info` succeeds, or (without the CLI) the
