@@ -387,3 +387,45 @@ fn a_missing_password_source_is_one_error_line() {
         assert_eq!(sd.stdout(), "", "nothing announced");
     }
 }
+
+/// `lastRenewalTimestamp` of `host-1:orders:8080` as a JSON full fetch shows it.
+fn renewal_shown(addr: SocketAddr) -> String {
+    let (status, json) = get_json(addr, "/eureka/apps");
+    assert_eq!(status, 200, "{json}");
+    let at = json
+        .find(r#""lastRenewalTimestamp":"#)
+        .expect("a lease in the answer");
+    json[at..]
+        .split([',', '}'])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn response_cache_ttl_0_shows_every_renewal_at_once() {
+    let path = "/eureka/apps/ORDERS/host-1:orders:8080";
+    for (ttl, live) in [("0", true), ("3600", false)] {
+        let (_sd, addr) = serve(&["--response-cache-ttl", ttl]);
+        assert_eq!(register(addr, &registration(1, "", true)).0, 204);
+        let first = renewal_shown(addr);
+        // Renew until the clock has moved on by a millisecond at least: then a live
+        // answer must differ, a cached one must not.
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            assert_eq!(request(addr, "PUT", path, &[], "").0, 200);
+            let (_, instance) = get_json(addr, path);
+            if !instance.contains(&first) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the renewal never showed");
+            thread::sleep(Duration::from_millis(5));
+        }
+        let again = renewal_shown(addr);
+        assert_eq!(
+            again != first,
+            live,
+            "--response-cache-ttl {ttl}: {first} then {again}"
+        );
+    }
+}

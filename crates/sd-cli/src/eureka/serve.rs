@@ -23,6 +23,11 @@ pub(crate) struct Args {
     /// Seconds a change stays in the delta queue.
     #[arg(long, value_name = "SECS", default_value_t = 180)]
     delta_retention: u64,
+    /// Seconds a full-registry answer (`GET apps`) may be served from the cache while only
+    /// renewals happened: lease timestamps in it are up to this old. Registrations,
+    /// cancellations and status changes refresh it at once. 0 answers live.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    response_cache_ttl: u64,
     /// Refuse every registry read with 403 for this many seconds after start, accepting
     /// writes, as a real server that got nothing from its peers does (0: no wait).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -113,6 +118,7 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
             .addr(args.addr)
             .eviction_interval(Duration::from_secs(args.eviction_interval))
             .delta_retention(Duration::from_secs(args.delta_retention))
+            .response_cache_ttl(Duration::from_secs(args.response_cache_ttl))
             .sync_wait(Duration::from_secs(args.sync_wait));
         if let (Some(user), Some(password)) = (&args.user, password) {
             builder = builder.basic_auth(user, password);
