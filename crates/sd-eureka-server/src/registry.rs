@@ -74,16 +74,20 @@ pub(crate) struct Registry {
     apps: BTreeMap<String, BTreeMap<String, Lease>>,
     recent: VecDeque<Change>,
     delta_retention: Duration,
+    /// The most changes the delta queue holds; the oldest go first. A registration loop
+    /// would otherwise grow it for the whole retention.
+    delta_capacity: usize,
     /// Bumped by every change a full fetch would show (not by plain renewals).
     version: u64,
 }
 
 impl Registry {
-    pub(crate) fn new(delta_retention: Duration) -> Self {
+    pub(crate) fn new(delta_retention: Duration, delta_capacity: usize) -> Self {
         Self {
             apps: BTreeMap::new(),
             recent: VecDeque::new(),
             delta_retention,
+            delta_capacity,
             version: 0,
         }
     }
@@ -310,6 +314,12 @@ impl Registry {
             instance,
             action,
         });
+        // A client whose last fetch predates a dropped change gets a delta without it; the
+        // hash code, which is always the whole registry's, then disagrees with its patched
+        // copy and it fetches in full, as after a retention it missed.
+        while self.recent.len() > self.delta_capacity {
+            self.recent.pop_front();
+        }
         self.prune(now);
     }
 
@@ -457,7 +467,7 @@ mod tests {
     }
 
     fn registry() -> Registry {
-        Registry::new(Duration::from_secs(180))
+        Registry::new(Duration::from_secs(180), 1000)
     }
 
     fn shown(registry: &Registry, instance: &InstanceInfo) -> InstanceInfo {
@@ -675,7 +685,7 @@ mod tests {
 
     #[test]
     fn delta_forgets_changes_older_than_the_retention() {
-        let mut registry = Registry::new(Duration::from_secs(1));
+        let mut registry = Registry::new(Duration::from_secs(1), 1000);
         let (a, b) = (orders(1), orders(2));
         registry.register("ORDERS", a.clone(), T0);
         registry.register("ORDERS", b.clone(), T0 + 600);
@@ -737,5 +747,31 @@ mod tests {
             ]
         );
         assert_eq!(delta.apps_hashcode.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn the_delta_queue_is_bounded_by_count_too() {
+        let mut registry = Registry::new(Duration::from_secs(180), 3);
+        for n in 1..=50 {
+            registry.register("ORDERS", orders(n), T0 + i64::from(n));
+        }
+        assert_eq!(registry.recent.len(), 3);
+        let kept: Vec<String> = entries(&registry.delta(T0 + 60))
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        let latest: Vec<String> = (48..=50).map(|n| orders(n).instance_id).collect();
+        assert_eq!(kept, latest, "the latest changes");
+        // A loop over one instance is bounded as well.
+        for k in 0..50 {
+            registry.register("ORDERS", orders(1), T0 + 100 + k);
+        }
+        assert_eq!(registry.recent.len(), 3);
+        assert_eq!(registry.instance_count(), 50);
+
+        let mut none = Registry::new(Duration::from_secs(180), 0);
+        none.register("ORDERS", orders(1), T0);
+        assert!(none.recent.is_empty());
+        assert!(entries(&none.delta(T0)).is_empty());
     }
 }

@@ -21,6 +21,9 @@ use crate::service::{Config, State};
 /// What `Debug` shows in place of a password.
 pub(crate) const REDACTED: &str = "<redacted>";
 
+/// The delta queue's bound by count (see [`Builder::delta_capacity`]).
+const DEFAULT_DELTA_CAPACITY: usize = 20_000;
+
 /// How long shutdown waits for open connections to finish their requests.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -44,6 +47,7 @@ pub struct Builder {
     addr: SocketAddr,
     eviction_interval: Duration,
     delta_retention: Duration,
+    delta_capacity: usize,
     response_cache_ttl: Duration,
     credentials: Option<(String, String)>,
     max_body: usize,
@@ -56,6 +60,7 @@ impl Default for Builder {
             addr: SocketAddr::from(([127, 0, 0, 1], 8761)),
             eviction_interval: Duration::from_secs(60),
             delta_retention: Duration::from_secs(180),
+            delta_capacity: DEFAULT_DELTA_CAPACITY,
             response_cache_ttl: Duration::from_secs(30),
             credentials: None,
             max_body: 1 << 20,
@@ -70,6 +75,7 @@ impl fmt::Debug for Builder {
             .field("addr", &self.addr)
             .field("eviction_interval", &self.eviction_interval)
             .field("delta_retention", &self.delta_retention)
+            .field("delta_capacity", &self.delta_capacity)
             .field("response_cache_ttl", &self.response_cache_ttl)
             .field("user", &self.credentials.as_ref().map(|(user, _)| user))
             .field("password", &self.credentials.as_ref().map(|_| REDACTED))
@@ -95,6 +101,15 @@ impl Builder {
     /// How long changes stay in the delta queue (default 3 min).
     pub fn delta_retention(mut self, retention: Duration) -> Self {
         self.delta_retention = retention;
+        self
+    }
+
+    /// The most changes the delta queue holds, however recent (default 20,000: twice a
+    /// fleet of 10,000 registering at once). When more arrive, the oldest are dropped; a
+    /// client that missed one finds its patched copy's hash code wrong and fetches the
+    /// full registry, as after a gap longer than the retention. Zero keeps no delta.
+    pub fn delta_capacity(mut self, changes: usize) -> Self {
+        self.delta_capacity = changes;
         self
     }
 
@@ -140,7 +155,7 @@ impl Builder {
         let listener = TcpListener::bind(self.addr).await?;
         let local_addr = listener.local_addr()?;
         let state = Arc::new(State {
-            registry: Mutex::new(Registry::new(self.delta_retention)),
+            registry: Mutex::new(Registry::new(self.delta_retention, self.delta_capacity)),
             cache: Mutex::default(),
             config: Config::new(
                 self.credentials.as_ref(),

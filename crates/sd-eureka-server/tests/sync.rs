@@ -510,3 +510,42 @@ async fn removing_an_absent_override_leaves_the_status_alone() {
         "an UP instance without an override was made UNKNOWN"
     );
 }
+
+/// The delta queue keeps at most `delta_capacity` changes: a client that missed some
+/// (its last fetch came before them) finds its patched copy's hash code wrong and fetches
+/// in full, and ends up with the registry.
+#[tokio::test]
+async fn a_client_that_missed_changes_dropped_by_count_still_converges() {
+    for (base, format) in [("/eureka/", Format::Json), ("/eureka/v2/", Format::Xml)] {
+        let server = builder().delta_capacity(5).bind().await.unwrap();
+        let http = Http::new(&server);
+        let mut copy = fetch(&http, base, "apps", format).await;
+        let fleet: Vec<InstanceInfo> = (1..=40).map(|n| instance("orders", n)).collect();
+        for i in &fleet {
+            http.register_ok(base, i).await;
+        }
+        let delta = fetch(&http, base, "apps/delta", format).await;
+        assert_eq!(delta.instance_count(), 5, "{base}: the latest five only");
+        for i in &fleet[35..] {
+            assert_eq!(change(&delta, i), Some((ActionType::Added, Status::Up)));
+        }
+
+        // What a client does: patch, check the hash code, fetch in full on a mismatch.
+        copy.apply_delta(&delta);
+        assert!(
+            !copy.is_consistent(),
+            "{base}: the gap shows in the hash code"
+        );
+        copy = fetch(&http, base, "apps", format).await;
+        assert!(copy.is_consistent());
+        assert_eq!(copy.instance_count(), 40, "{base}");
+        // From there deltas work again.
+        http.delete(&instance_path(base, &fleet[0])).await;
+        let delta = sync(&http, base, format, &mut copy).await;
+        assert_eq!(
+            change(&delta, &fleet[0]).map(|c| c.0),
+            Some(ActionType::Deleted)
+        );
+        assert_eq!(copy.instance_count(), 39);
+    }
+}
