@@ -14,7 +14,8 @@
 //!   discovery, status change, deregistration (see [`interop`]). CI runs it after `ci`.
 //! * `compose-test` — starts the real Eureka server of `docker-compose.yml`, waits until it
 //!   answers, runs sd-eureka's Docker suite against it (`SD_EUREKA_URL`), and stops it.
-//!   Without a Docker engine it says so in one line and succeeds.
+//!   Without a Docker engine it says so in one line and succeeds, unless
+//!   `SD_REQUIRE_DOCKER` (anything but empty or `0`) demands the suite: then it fails.
 
 use std::env;
 use std::fmt::Write as _;
@@ -47,6 +48,9 @@ const COMPOSE_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8761);
 
 /// How long the server may take to be pulled, started and ready (a JVM).
 const COMPOSE_READY: Duration = Duration::from_secs(180);
+
+/// Set (to anything but empty or `0`), the Docker suite must run: no skipping.
+const REQUIRE_DOCKER: &str = "SD_REQUIRE_DOCKER";
 
 /// The Docker suite, as `compose-test` runs it.
 const DOCKER_TESTS: &[&str] = &["test", "-p", "sd-eureka", "--test", "docker"];
@@ -194,6 +198,11 @@ fn fuzz(args: &[String]) -> Result<(), String> {
 /// `SD_EUREKA_URL` pointing at it, then `docker compose down` whatever the outcome.
 fn compose_test(root: &Path) -> Result<(), String> {
     if !docker_engine() {
+        if docker_required() {
+            return Err(format!(
+                "{REQUIRE_DOCKER} is set, but there is no Docker engine (`docker info` fails)"
+            ));
+        }
         eprintln!("compose-test: skipped, no Docker engine (`docker info` fails)");
         return Ok(());
     }
@@ -203,6 +212,11 @@ fn compose_test(root: &Path) -> Result<(), String> {
     // Down even after a failed up: it may have left a container or a network behind.
     let down = docker(root, &["compose", "down"]);
     outcome.and(down)
+}
+
+/// Whether `SD_REQUIRE_DOCKER` demands the Docker suite, as the suite itself reads it.
+fn docker_required() -> bool {
+    env::var(REQUIRE_DOCKER).is_ok_and(|value| !matches!(value.trim(), "" | "0"))
 }
 
 /// Whether the docker CLI is there and its engine answers.
