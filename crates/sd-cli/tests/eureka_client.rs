@@ -812,6 +812,26 @@ fn a_secured_registry_refuses_sd_without_its_credentials() {
 }
 
 #[test]
+fn a_password_with_an_unencoded_comma_shows_no_part_of_it() {
+    // The comma splits the list inside the password: `http://admin:s3cret` and
+    // `tail@127.0.0.1:1/eureka/`.
+    let variables = [
+        ("EUREKA_URL", "http://admin:s3cret,tail@127.0.0.1:1/eureka/"),
+        ("RUST_LOG", "trace"),
+    ];
+    for command in [&["eureka", "apps"][..], &["eureka", "watch", "orders"]] {
+        let (status, stdout, stderr) = run_with(command, &variables);
+        assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+        assert!(stdout.is_empty(), "stdout: {stdout:?}");
+        assert!(stderr.starts_with("error: cannot use "), "stderr: {stderr}");
+        assert!(stderr.contains("percent-encode"), "stderr: {stderr}");
+        for part in ["s3cret", "tail"] {
+            assert!(!stderr.contains(part), "{part:?} leaked: {stderr}");
+        }
+    }
+}
+
+#[test]
 fn rust_log_logs_to_stderr_and_never_credentials() {
     let registry = secured();
     let dead = with_userinfo(&dead_url(), USER, PASSWORD);

@@ -71,11 +71,48 @@ fn resolve(flags: &[String], variable: Option<&str>) -> Vec<String> {
 }
 
 /// The URLs for a message, comma-separated and without their credentials.
+///
+/// A password with an unencoded `,` splits its URL in two (`http://admin:pa` and
+/// `ss@host/eureka/`), and the first half has no `@` left to redact by: where the list
+/// holds an `@` and a URL that is not `scheme://host[:port]...`, none is shown.
 pub(crate) fn describe(urls: &[String]) -> String {
+    let may_hold_credentials = urls.iter().any(|url| url.contains('@'));
+    if may_hold_credentials && !urls.iter().all(|url| well_formed(&redact_url(url))) {
+        return "the service URLs (not shown: one is malformed and may hold a password; \
+                percent-encode , / @ % in credentials)"
+            .to_owned();
+    }
     urls.iter()
         .map(|url| redact_url(url))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Whether `url` (without userinfo) is `scheme://host[:port]` and maybe a path: no `:`
+/// in its host but the one before a numeric port, and none of userinfo's leftovers.
+fn well_formed(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    // An IPv6 host is bracketed; only the port may follow it.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((_, after)) => ("[]", after.strip_prefix(':')),
+            None => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !host.is_empty()
+        && !host.contains('@')
+        && port.is_none_or(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The runtime a client command runs its connection on. One thread is plenty for one
@@ -139,13 +176,62 @@ mod tests {
         );
         assert_eq!(without_credentials("user@host/path"), "host/path");
         assert_eq!(
-            without_credentials("http://host/a@b/"),
-            "http://host/a@b/",
-            "an @ in the path is no userinfo"
+            without_credentials("http://admin:pa/ss@eureka/eureka/"),
+            "http://eureka/eureka/",
+            "a / in the password ends no userinfo"
         );
         assert_eq!(
             describe(&strings(&["http://u:p@a/eureka/", "http://b/eureka/"])),
             "http://a/eureka/,http://b/eureka/"
         );
+    }
+
+    #[test]
+    fn a_url_split_inside_its_password_is_not_shown() {
+        // What `http://admin:s3cret,tail@eureka:8761/eureka/` splits into.
+        let halves = strings(&["http://admin:s3cret", "tail@eureka:8761/eureka/"]);
+        let message = describe(&halves);
+        assert!(
+            !message.contains("s3cret") && !message.contains("tail"),
+            "{message}"
+        );
+        // A digits-only password looks like a port: the `@` still gives it away.
+        let message = describe(&strings(&["http://admin:1234", "56@eureka:8761/eureka/"]));
+        assert!(!message.contains("1234"), "{message}");
+    }
+
+    #[test]
+    fn malformed_urls_without_credentials_are_shown() {
+        assert_eq!(
+            describe(&strings(&[
+                "eureka:8761/eureka/",
+                "http://[::1]:8761/eureka/"
+            ])),
+            "eureka:8761/eureka/,http://[::1]:8761/eureka/"
+        );
+    }
+
+    #[test]
+    fn well_formed_urls_are_scheme_host_and_port() {
+        for url in [
+            "http://eureka:8761/eureka/",
+            "https://eureka/",
+            "http://[::1]:8761/eureka/",
+            "http://10.0.0.1",
+            "http://host/a@b/",
+        ] {
+            assert!(super::well_formed(url), "{url}");
+        }
+        for url in [
+            "http://admin:s3cret",
+            "tail@eureka:8761/eureka/",
+            "http://host:/",
+            "http://host:80:90/",
+            "http://[::1/",
+            "://host/",
+            "http:///eureka/",
+        ] {
+            assert!(!super::well_formed(url), "{url}");
+        }
     }
 }
