@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::encode::Encoder;
 use crate::gate::ReadGate;
 use crate::registry::Registry;
 use crate::service::{Config, State};
@@ -155,12 +156,14 @@ impl Builder {
         let listener = TcpListener::bind(self.addr).await?;
         let local_addr = listener.local_addr()?;
         let state = Arc::new(State {
-            registry: Mutex::new(Registry::new(self.delta_retention, self.delta_capacity)),
-            cache: Mutex::default(),
+            registry: Arc::new(Mutex::new(Registry::new(
+                self.delta_retention,
+                self.delta_capacity,
+            ))),
+            encoder: Encoder::new(self.response_cache_ttl),
             config: Config::new(
                 self.credentials.as_ref(),
                 self.max_body,
-                self.response_cache_ttl,
                 // Counted from the bind: the server is reachable from here on.
                 ReadGate::starting_now(self.sync_wait),
             ),
@@ -306,8 +309,6 @@ pub(crate) use sd_eureka::now_millis;
 
 impl State {
     pub(crate) fn lock_registry(&self) -> std::sync::MutexGuard<'_, Registry> {
-        // Registry operations leave it consistent between calls; a panic elsewhere while
-        // the lock was held does not make it unusable.
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::encode::lock(&self.registry)
     }
 }

@@ -1,8 +1,6 @@
 //! Request handling: routing the REST API, content negotiation, gzip, auth, body limits.
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -16,6 +14,7 @@ use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use sd_eureka::{Document, Format, Metadata, Status};
 
+use crate::encode::{Encoder, SharedRegistry};
 use crate::gate::ReadGate;
 use crate::registry::{Refused, Registry};
 use crate::server::REDACTED;
@@ -24,17 +23,10 @@ use crate::server::now_millis;
 /// Shared by every connection.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) registry: Mutex<Registry>,
-    /// Encoded full-registry responses by (format, gzip).
-    pub(crate) cache: Mutex<HashMap<(Format, bool), Cached>>,
+    pub(crate) registry: SharedRegistry,
+    /// Encodes whole-registry answers off the workers; caches full-registry ones.
+    pub(crate) encoder: Encoder,
     pub(crate) config: Config,
-}
-
-#[derive(Debug)]
-pub(crate) struct Cached {
-    version: u64,
-    built: Instant,
-    body: Bytes,
 }
 
 pub(crate) struct Config {
@@ -42,7 +34,6 @@ pub(crate) struct Config {
     /// is on. Never shown by `Debug`.
     credentials: Option<String>,
     max_body: usize,
-    cache_ttl: Duration,
     /// Registry reads answer 403 while it is shut (see [`ReadGate`]).
     read_gate: ReadGate,
 }
@@ -52,7 +43,6 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("credentials", &self.credentials.as_ref().map(|_| REDACTED))
             .field("max_body", &self.max_body)
-            .field("cache_ttl", &self.cache_ttl)
             .field("read_gate", &self.read_gate)
             .finish()
     }
@@ -62,7 +52,6 @@ impl Config {
     pub(crate) fn new(
         credentials: Option<&(String, String)>,
         max_body: usize,
-        cache_ttl: Duration,
         read_gate: ReadGate,
     ) -> Self {
         let credentials = credentials.map(|(user, password)| {
@@ -71,30 +60,29 @@ impl Config {
         Self {
             credentials,
             max_body,
-            cache_ttl,
             read_gate,
         }
     }
 }
 
-type Reply = Response<Full<Bytes>>;
+pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// A request that gets an error status instead of its answer.
 #[derive(Debug)]
-struct Rejection {
+pub(crate) struct Rejection {
     status: StatusCode,
     message: String,
 }
 
 impl Rejection {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
         }
     }
 
-    fn into_reply(self) -> Reply {
+    pub(crate) fn into_reply(self) -> Reply {
         plain(self.status, &self.message)
     }
 }
@@ -209,10 +197,14 @@ impl State {
         }
         let reply = match (&method, route) {
             (&Method::GET, Route::Page) => crate::page::render(&self.lock_registry(), now),
-            (&Method::GET, Route::Apps) => self.full_registry(negotiated),
+            (&Method::GET, Route::Apps) => {
+                self.encoder.full_registry(&self.registry, negotiated).await
+            }
             (&Method::GET, Route::Delta) => {
-                let delta = self.lock_registry().delta(now);
-                negotiated.document(&Document::Applications(delta))
+                let delta = move |registry: &mut Registry| registry.delta(now);
+                self.encoder
+                    .document(&self.registry, negotiated, delta)
+                    .await
             }
             (&Method::GET, Route::App(app)) => match self.lock_registry().application(&app) {
                 Some(app) => negotiated.document(&Document::Application(app)),
@@ -345,52 +337,13 @@ impl State {
             None => plain(StatusCode::NOT_FOUND, "no such instance"),
         }
     }
-
-    /// `GET apps`, from the cache while the registry's version is unchanged and the entry
-    /// is younger than the TTL (renewals alone do not change the version).
-    ///
-    /// A miss is rebuilt under the cache lock, so concurrent requests wait for one build
-    /// instead of each encoding the whole registry (which would multiply peak memory by
-    /// the number of clients). Locks are taken cache first, then registry.
-    fn full_registry(&self, negotiated: Negotiated) -> Reply {
-        if self.config.cache_ttl.is_zero() {
-            let apps = self.lock_registry().applications();
-            return negotiated.document(&Document::Applications(apps));
-        }
-        let key = (negotiated.format, negotiated.gzip);
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let (version, apps) = {
-            let registry = self.lock_registry();
-            let version = registry.version();
-            let fresh = cache
-                .get(&key)
-                .filter(|c| c.version == version && c.built.elapsed() < self.config.cache_ttl);
-            if let Some(hit) = fresh {
-                return negotiated.reply(hit.body.clone());
-            }
-            (version, registry.applications())
-        };
-        let body = match negotiated.body(&Document::Applications(apps)) {
-            Ok(body) => body,
-            Err(rejection) => return rejection.into_reply(),
-        };
-        cache.insert(
-            key,
-            Cached {
-                version,
-                built: Instant::now(),
-                body: body.clone(),
-            },
-        );
-        negotiated.reply(body)
-    }
 }
 
 /// What the client asked for: its `Accept` and `Accept-Encoding`.
 #[derive(Debug, Clone, Copy)]
-struct Negotiated {
-    format: Format,
-    gzip: bool,
+pub(crate) struct Negotiated {
+    pub(crate) format: Format,
+    pub(crate) gzip: bool,
 }
 
 impl From<&HeaderMap> for Negotiated {
@@ -422,7 +375,7 @@ impl Negotiated {
     /// The encoded, and if asked compressed, body. A document XML cannot carry as is (odd
     /// metadata keys, control characters) is written from its XML-safe copy, so that no
     /// registration makes reads fail (see `xml_safe`); a 500 only if even that fails.
-    fn body(self, document: &Document) -> Result<Bytes, Rejection> {
+    pub(crate) fn body(self, document: &Document) -> Result<Bytes, Rejection> {
         let fail = |error: &dyn std::fmt::Display| {
             Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
         };
@@ -450,7 +403,7 @@ impl Negotiated {
     }
 
     /// A 200 with an already encoded (and, if asked, compressed) body.
-    fn reply(self, body: Bytes) -> Reply {
+    pub(crate) fn reply(self, body: Bytes) -> Reply {
         let mut reply = Response::new(Full::new(body));
         let headers = reply.headers_mut();
         headers.insert(

@@ -161,3 +161,110 @@ async fn parallel_clients_lose_nothing() {
     assert!(copy.is_consistent());
     assert_eq!(summary(&copy), summary(&full));
 }
+
+/// A server on a runtime of its own with a single worker, so that anything that holds the
+/// worker holds up every connection; stopped when dropped.
+struct OneWorker {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OneWorker {
+    fn start(builder: sd_eureka_server::Builder) -> Self {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let server = builder.bind().await.unwrap();
+                addr_tx.send(server.local_addr()).unwrap();
+                let _ = stopped.await;
+                server.shutdown().await;
+            });
+        });
+        let addr = addr_rx
+            .recv_timeout(common::DEADLINE)
+            .expect("the server starts");
+        Self {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for OneWorker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Encoding and gzipping the whole registry runs off the runtime's workers: while one
+/// full fetch of a large registry is being built, a server with a single worker keeps
+/// answering heartbeats. (Built on the worker, it answered none until the build was done.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewals_are_answered_while_the_full_registry_is_built() {
+    // No cache: every full fetch builds.
+    let server = OneWorker::start(common::builder().response_cache_ttl(std::time::Duration::ZERO));
+    let http = Http::for_addr(server.addr);
+    let base = "/eureka/";
+    // A registry that takes a while to encode: many instances with many metadata keys.
+    let mut writers = tokio::task::JoinSet::new();
+    for part in 0..4_u32 {
+        let http = http.clone();
+        writers.spawn(async move {
+            for n in (part * 500)..((part + 1) * 500) {
+                let mut i = instance("orders", n);
+                for k in 0..40 {
+                    i.metadata
+                        .insert(format!("key-{k}"), format!("value {k} of {n}, padded out"));
+                }
+                http.register_ok(base, &i).await;
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    let heart = instance("orders", 0);
+    assert_eq!(http.renew(base, &heart, "UP").await.status, StatusCode::OK);
+
+    let fetching = Arc::new(AtomicBool::new(true));
+    let fetch = {
+        let (http, fetching) = (http.clone(), Arc::clone(&fetching));
+        tokio::spawn(async move {
+            let headers = [("accept", "application/xml"), ("accept-encoding", "gzip")];
+            let reply = http
+                .send(Method::GET, "/eureka/apps", &headers, bytes::Bytes::new())
+                .await;
+            fetching.store(false, Ordering::SeqCst);
+            reply.status
+        })
+    };
+    // Heartbeats, one after another, for as long as the fetch is outstanding (bounded by
+    // count; the request timeout bounds the fetch).
+    let mut answered_during = 0_u32;
+    for _ in 0..100_000 {
+        if !fetching.load(Ordering::SeqCst) {
+            break;
+        }
+        assert_eq!(http.renew(base, &heart, "UP").await.status, StatusCode::OK);
+        if fetching.load(Ordering::SeqCst) {
+            answered_during += 1;
+        }
+    }
+    assert_eq!(fetch.await.unwrap(), StatusCode::OK);
+    assert!(
+        answered_during >= 10,
+        "only {answered_during} heartbeats were answered while the registry was built"
+    );
+}
