@@ -429,3 +429,54 @@ fn response_cache_ttl_0_shows_every_renewal_at_once() {
         );
     }
 }
+
+/// Under an open-file limit of 256, 300 connections that send their headers a byte a
+/// second used to take every descriptor, and `GET apps` timed out for as long as they
+/// stayed. With a cap below the limit, the registry keeps answering.
+#[test]
+fn slow_connections_do_not_lock_out_clients() {
+    let sd = Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -n 256 && exec "$0" "$@""#,
+            env!("CARGO_BIN_EXE_sd"),
+            "eureka",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--max-connections",
+            "100",
+            "--header-read-timeout",
+            "5",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sd under sh");
+    let mut sd = Sd(sd);
+    let line = announcement(&mut sd);
+    let addr: SocketAddr = line
+        .strip_prefix("listening on http://")
+        .and_then(|rest| rest.strip_suffix("/eureka/"))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected announcement {line:?}"));
+
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect_timeout(&addr, LIMIT).expect("connect");
+        let _ = stream.write_all(b"G");
+        slow.push(stream);
+    }
+    // A byte a second, for a few seconds, while well-behaved clients come and go.
+    for second in 0..3 {
+        for stream in &mut slow {
+            let _ = stream.write_all(&b"ET /"[second..=second]);
+        }
+        for _ in 0..5 {
+            let (status, body) = get(addr, "/eureka/apps");
+            assert_eq!(status, 200, "{body}");
+        }
+        thread::sleep(Duration::from_secs(1));
+    }
+}

@@ -44,6 +44,7 @@
 // Library code handles every failure; tests and benches may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod conn;
 mod encode;
 mod gate;
 mod intake;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use sd_eureka::Applications;
@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::conn::{self, Connections};
 use crate::encode::Encoder;
 use crate::gate::ReadGate;
 use crate::registry::Registry;
@@ -53,6 +54,9 @@ pub struct Builder {
     credentials: Option<(String, String)>,
     max_body: usize,
     sync_wait: Duration,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
 }
 
 impl Default for Builder {
@@ -66,6 +70,9 @@ impl Default for Builder {
             credentials: None,
             max_body: 1 << 20,
             sync_wait: Duration::ZERO,
+            header_read_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
         }
     }
 }
@@ -82,6 +89,9 @@ impl fmt::Debug for Builder {
             .field("password", &self.credentials.as_ref().map(|_| REDACTED))
             .field("max_body", &self.max_body)
             .field("sync_wait", &self.sync_wait)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -151,6 +161,35 @@ impl Builder {
         self
     }
 
+    /// How long a client may take to send a request's headers (HTTP/1; default 20 s, as
+    /// Tomcat's `connectionTimeout` under a real server); slower connections are closed.
+    /// The clock also runs while a kept-alive connection waits for its next request, so
+    /// this is the HTTP/1 keep-alive timeout as well (as Tomcat's `keepAliveTimeout`,
+    /// which defaults to it). Zero turns the limit off; values beyond a year mean a year.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may stay open without a request being handled (default
+    /// 60 s, twice the clients' fetch interval); it is closed then. This bounds what the
+    /// header-read timeout does not: HTTP/2 connections, and connections that never send
+    /// enough to tell their protocol. Zero turns the limit off; values beyond a year mean
+    /// a year.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The most connections open at once (default 512, well below the usual limit of
+    /// 1,024 open files; at least 1). At the cap, a new connection closes the one that has
+    /// waited longest for a request, so clients that dawdle cannot lock out the others;
+    /// when every connection is handling a request, the new one is closed instead.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
     /// Binds and starts serving. Must be called within a Tokio runtime.
     pub async fn bind(self) -> std::io::Result<EurekaServer> {
         let listener = TcpListener::bind(self.addr).await?;
@@ -169,10 +208,18 @@ impl Builder {
             ),
         });
         let (stop_tx, stop_rx) = oneshot::channel();
+        let limits = Limits {
+            header_read_timeout: conn::effective(self.header_read_timeout),
+            connections: Arc::new(Connections::new(
+                self.max_connections,
+                conn::effective(self.idle_timeout),
+            )),
+        };
         let task = tokio::spawn(serve(
             listener,
             Arc::clone(&state),
             self.eviction_interval,
+            limits,
             stop_rx,
         ));
         tracing::info!(addr = %local_addr, "eureka registry listening");
@@ -246,14 +293,26 @@ impl Drop for EurekaServer {
     }
 }
 
+/// The per-connection limits (see `conn`).
+struct Limits {
+    header_read_timeout: Option<Duration>,
+    connections: Arc<Connections>,
+}
+
 async fn serve(
     listener: TcpListener,
     state: Arc<State>,
     eviction_interval: Duration,
+    limits: Limits,
     mut stop: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header-read timeout needs a timer (and panics without one).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
     // Owned, so that connections still open after the drain period can be ended.
     let mut connections = JoinSet::new();
     let mut eviction = tokio::time::interval(eviction_interval.max(Duration::from_millis(10)));
@@ -279,17 +338,33 @@ async fn serve(
                         continue;
                     }
                 };
+                let Some(admitted) = limits.connections.admit() else {
+                    tracing::warn!(%peer, "every connection is busy; closing a new one");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&state);
-                let service = service_fn(move |request| {
-                    let state = Arc::clone(&state);
-                    async move { Ok::<_, std::convert::Infallible>(state.handle(request).await) }
-                });
+                let admitted = Arc::new(admitted);
+                let service = {
+                    let (state, admitted) = (Arc::clone(&state), Arc::clone(&admitted));
+                    service_fn(move |request| {
+                        let state = Arc::clone(&state);
+                        let in_flight = admitted.request();
+                        async move {
+                            let reply = state.handle(request).await;
+                            drop(in_flight);
+                            Ok::<_, std::convert::Infallible>(reply)
+                        }
+                    })
+                };
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let connection = graceful.watch(connection);
                 connections.spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    tokio::select! {
+                        ended = connection => if let Err(error) = ended {
+                            tracing::debug!(%peer, %error, "connection ended with an error");
+                        },
+                        // Dropping the connection closes it.
+                        () = admitted.must_close() => {}
                     }
                 });
             }

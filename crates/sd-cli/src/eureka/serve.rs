@@ -32,6 +32,17 @@ pub(crate) struct Args {
     /// writes, as a real server that got nothing from its peers does (0: no wait).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     sync_wait: u64,
+    /// The most connections open at once; at the cap a new connection closes the one
+    /// that has waited longest for a request.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds a client may take to send a request's headers, and an HTTP/1 connection may
+    /// wait for its next request (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    header_read_timeout: u64,
+    /// Seconds a connection may stay open without a request being handled (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    idle_timeout: u64,
     /// Require HTTP Basic auth with this user; the password comes from --password-file,
     /// --password-env or --password.
     #[arg(long, requires = "password_source")]
@@ -119,7 +130,10 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
             .eviction_interval(Duration::from_secs(args.eviction_interval))
             .delta_retention(Duration::from_secs(args.delta_retention))
             .response_cache_ttl(Duration::from_secs(args.response_cache_ttl))
-            .sync_wait(Duration::from_secs(args.sync_wait));
+            .sync_wait(Duration::from_secs(args.sync_wait))
+            .max_connections(args.max_connections)
+            .header_read_timeout(Duration::from_secs(args.header_read_timeout))
+            .idle_timeout(Duration::from_secs(args.idle_timeout));
         if let (Some(user), Some(password)) = (&args.user, password) {
             builder = builder.basic_auth(user, password);
         }
