@@ -50,10 +50,14 @@ const PORT: u16 = 8761;
 /// registration can take that long to show; reading through the live cache makes changes
 /// visible at once, and the refresh is shortened as well in case the image turns the
 /// read-only cache back on. Self-preservation is off so that the server evicts normally
-/// with few instances. The same settings as `docker-compose.yml`.
+/// with few instances. A cached delta computed while a registration was in flight can
+/// hide it until the cache entry expires (180 s by default, protocol doc, "A stale delta
+/// can outlive a registration"): entries expire after a second here. The same settings as
+/// `docker-compose.yml`.
 const SERVER_ENV: &[(&str, &str)] = &[
     ("EUREKA_SERVER_USEREADONLYRESPONSECACHE", "false"),
     ("EUREKA_SERVER_RESPONSECACHEUPDATEINTERVALMS", "1000"),
+    ("EUREKA_SERVER_RESPONSECACHEAUTOEXPIRATIONINSECONDS", "1"),
     ("EUREKA_SERVER_ENABLESELFPRESERVATION", "false"),
     ("EUREKA_SERVER_EVICTIONINTERVALTIMERINMS", "5000"),
 ];
@@ -63,6 +67,12 @@ const STARTUP: Duration = Duration::from_secs(300);
 
 /// How long a change may take to show through a real server.
 const REAL_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often the suite's instancers fetch the whole registry. A server given by
+/// `SD_EUREKA_URL` keeps its own cache settings, so a stale delta may hide a change for
+/// minutes; the client's periodic full fetch bounds that well inside [`REAL_DEADLINE`]
+/// (this is what made `real_server_one_two_one` fail 2 runs in 18 against eureka-core).
+const RESYNC: Duration = Duration::from_secs(3);
 
 /// A real server for one test; a container is removed when this is dropped.
 struct Eureka {
@@ -141,7 +151,10 @@ impl Eureka {
     }
 
     fn connection(&self) -> Connection {
-        support::connection(&[&self.url])
+        support::connection_builder(&[&self.url])
+            .resync_interval(RESYNC)
+            .build()
+            .expect("a valid connection")
     }
 }
 
