@@ -700,6 +700,68 @@ fn several_urls_fail_over_to_a_live_one() {
     assert_eq!(watcher.terminate().code(), Some(0));
 }
 
+/// URLs that answer, but uselessly: a node still waiting for its peers (403 to every
+/// read, as a restarted real server does), a URL without the base path (404), one that
+/// accepts connections and never answers. `apps`, `watch` and `register` get past each to
+/// the live registry, and `register` still deregisters on SIGTERM.
+#[test]
+fn unusable_urls_fail_over_for_apps_watch_and_register() {
+    let registry = populated();
+    let live = registry.url();
+    let gated = registry
+        .runtime
+        .block_on(
+            EurekaServer::builder()
+                .addr("127.0.0.1:0".parse().expect("an address"))
+                .sync_wait(Duration::from_secs(600))
+                .bind(),
+        )
+        .expect("bind the gated registry");
+    let gated_url = gated.base_url();
+    // The live registry's root: every Eureka path there is a 404.
+    let no_base = format!("http://{}/", registry.server.local_addr());
+    // Accepts (the kernel completes the handshake) and never answers.
+    let hole = TcpListener::bind("127.0.0.1:0").expect("bind a blackhole");
+    let hole_url = format!("http://{}/eureka/", hole.local_addr().expect("its address"));
+
+    for bad in [&gated_url, &no_base] {
+        let (status, stdout, stderr) = run(&["eureka", "apps", "--url", bad, "--url", &live], None);
+        assert_eq!(status.code(), Some(0), "{bad}: stderr: {stderr}");
+        assert_table(&stdout);
+
+        let mut watcher = watch(bad, "orders", &["--url", &live]);
+        assert_eq!(watcher.line(), "127.0.0.1:8080", "{bad}");
+        assert_eq!(watcher.terminate().code(), Some(0));
+    }
+
+    let mut sd = Sd::spawn(&[
+        "eureka",
+        "register",
+        "--app",
+        "payments",
+        "--port",
+        "7000",
+        "--ip",
+        "127.0.0.1",
+        "--url",
+        &hole_url,
+        "--url",
+        &live,
+    ]);
+    assert!(sd.line().starts_with("registered PAYMENTS"));
+    assert!(
+        registry
+            .instance("PAYMENTS", "127.0.0.1:payments:7000")
+            .is_some()
+    );
+    assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(
+        registry.instance("PAYMENTS", "127.0.0.1:payments:7000"),
+        None
+    );
+    drop(hole);
+}
+
 // Credentials (a registry behind HTTP Basic auth) and logs (`RUST_LOG`).
 
 /// The user of the secured registries.
