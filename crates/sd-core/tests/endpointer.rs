@@ -253,3 +253,22 @@ async fn instancer_trait_objects_work() {
     let endpointer = Endpointer::new(&cache, Closed::default().factory()).unwrap();
     assert_eq!(ids(&endpointer).unwrap(), ["x"]);
 }
+
+/// A timeout too long for the clock (`Duration::MAX`) means errors never invalidate; the
+/// task lives on and follows later events.
+#[tokio::test]
+async fn an_endless_invalidation_timeout_keeps_the_task_alive() {
+    let cache = InstanceCache::with_state(Instances::new(["a"]));
+    let closed = Closed::default();
+    let endpointer = Endpointer::builder()
+        .invalidate_on_error(Duration::MAX)
+        .build(&cache, closed.factory())
+        .unwrap();
+    cache.update(Error::discovery("down"));
+    settle().await;
+    assert_eq!(ids(&endpointer).unwrap(), ["a"]);
+    cache.update(Instances::new(["a", "b"]));
+    settle().await;
+    assert_eq!(ids(&endpointer).unwrap(), ["a", "b"], "the task still runs");
+    assert!(closed.list().is_empty());
+}

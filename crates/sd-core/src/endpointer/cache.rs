@@ -108,7 +108,9 @@ impl<E: 'static> EndpointCache<E> {
                 self.rebuild(&set)
             }
             Event::Error(error) => {
-                let Some(timeout) = self.invalidate_after else {
+                // A timeout too long for the clock to say when it ends never ends.
+                let deadline = self.invalidate_after.and_then(|t| now.checked_add(t));
+                let (Some(timeout), Some(deadline)) = (self.invalidate_after, deadline) else {
                     tracing::warn!(%error, "discovery error; keeping last known endpoints");
                     return Vec::new();
                 };
@@ -119,7 +121,7 @@ impl<E: 'static> EndpointCache<E> {
                 tracing::warn!(%error, ?timeout, "discovery error; endpoints invalidated if it persists");
                 self.failure = Some(Failure {
                     error,
-                    deadline: now + timeout,
+                    deadline,
                     invalidated: false,
                 });
                 self.expire(now)
@@ -346,6 +348,22 @@ mod tests {
         assert_eq!(log.built(), 1);
         assert_eq!(
             ids(&cache.snapshot(), t0 + Duration::from_millis(500)),
+            Ok(vec!["a".into()])
+        );
+    }
+
+    #[test]
+    fn a_timeout_too_long_for_the_clock_never_invalidates() {
+        let log = Log::default();
+        let mut cache = EndpointCache::new(log.factory(), Some(Duration::MAX));
+        let t0 = Instant::now();
+        run(cache.update(set(&["a"]), t0));
+        run(cache.update(Event::Error(Error::discovery("x")), t0));
+        assert_eq!(cache.deadline(), None);
+        run(cache.expire(t0 + Duration::from_secs(86_400 * 365)));
+        assert!(log.closed().is_empty());
+        assert_eq!(
+            ids(&cache.snapshot(), t0 + Duration::from_secs(86_400 * 365)),
             Ok(vec!["a".into()])
         );
     }
