@@ -27,6 +27,7 @@
 // Library code handles every failure; tests and benches may unwrap.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod backoff;
 mod cache;
 mod endpoint;
 mod endpointer;
@@ -38,6 +39,7 @@ mod instance;
 mod instancer;
 mod registrar;
 
+pub use backoff::Backoff;
 pub use cache::InstanceCache;
 pub use endpoint::{Endpoint, EndpointSource, Endpoints};
 pub use endpointer::{Endpointer, EndpointerBuilder};

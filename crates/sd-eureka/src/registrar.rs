@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sd_core::Backoff;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -66,8 +67,8 @@ struct Shared {
     task: Mutex<Option<Heartbeat>>,
     stats: Counters,
     deregister_timeout: Duration,
-    /// Seeds the backoff's jitter.
-    jitter: AtomicU64,
+    /// Waits after failures: 1 s doubling, capped by the renewal interval, jittered.
+    backoff: Backoff,
 }
 
 /// The running heartbeat task and the ways to reach it.
@@ -129,7 +130,7 @@ impl RegistrarBuilder {
                     task: Mutex::new(None),
                     stats: Counters::default(),
                     deregister_timeout: self.deregister_timeout,
-                    jitter: AtomicU64::new(random_seed()),
+                    backoff: Backoff::new(Duration::from_secs(1), Duration::MAX),
                 }),
             }),
         }
@@ -316,12 +317,10 @@ impl Shared {
     }
 
     /// The wait before retrying after `failures` failures in a row: 1 s, 2 s, 4 s... up
-    /// to `interval`, each drawn at random from its upper half, so that instances that
-    /// failed together do not retry together.
+    /// to the renewal interval, each drawn at random from its upper half, so that
+    /// instances that failed together do not retry together.
     fn backoff(&self, failures: u32, interval: Duration) -> Duration {
-        let ceiling = Duration::from_secs(1u64 << failures.saturating_sub(1).min(16)).min(interval);
-        let draw = splitmix(self.jitter.fetch_add(GOLDEN_GAMMA, Ordering::Relaxed));
-        jittered(ceiling, draw)
+        self.backoff.delay_at_most(failures, interval)
     }
 }
 
@@ -435,33 +434,6 @@ async fn run(
     }
 }
 
-/// The increment of `SplitMix64`.
-const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// The output function of `SplitMix64`: a well-mixed 64-bit value from a counter.
-fn splitmix(state: u64) -> u64 {
-    let mut z = state.wrapping_add(GOLDEN_GAMMA);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A point of the upper half of `ceiling`, `[ceiling / 2, ceiling]`, chosen by `draw`.
-fn jittered(ceiling: Duration, draw: u64) -> Duration {
-    let half = ceiling / 2;
-    let span = u64::try_from(ceiling.saturating_sub(half).as_nanos()).unwrap_or(u64::MAX);
-    let offset = u64::try_from((u128::from(draw) * u128::from(span)) >> 64).unwrap_or(span);
-    half + Duration::from_nanos(offset)
-}
-
-/// A different seed for every registrar and every process.
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(now_millis().unsigned_abs());
-    hasher.finish()
-}
-
 /// The time now as Eureka writes timestamps: milliseconds since the Unix epoch.
 pub fn now_millis() -> i64 {
     SystemTime::now()
@@ -472,27 +444,6 @@ pub fn now_millis() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jitter_stays_in_the_upper_half_and_spreads() {
-        let ceiling = Duration::from_secs(8);
-        let draws: Vec<Duration> = (0..1000u64)
-            .map(|n| jittered(ceiling, splitmix(n.wrapping_mul(GOLDEN_GAMMA))))
-            .collect();
-        assert!(draws.iter().all(|d| *d >= ceiling / 2 && *d <= ceiling));
-        let mut distinct = draws.clone();
-        distinct.sort();
-        distinct.dedup();
-        assert!(distinct.len() > 990, "{} distinct waits", distinct.len());
-        // Both quarters of the range are used: the waits really spread.
-        let low = draws.iter().filter(|d| **d < ceiling * 3 / 4).count();
-        assert!(
-            (300..700).contains(&low),
-            "{low} of 1000 in the lower quarter"
-        );
-        assert_eq!(jittered(Duration::ZERO, u64::MAX), Duration::ZERO);
-        assert!(jittered(Duration::MAX, u64::MAX) <= Duration::MAX);
-    }
 
     #[test]
     fn two_registrars_back_off_differently() {
