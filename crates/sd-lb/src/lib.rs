@@ -40,7 +40,9 @@ mod round_robin;
 pub use balancer::Balancer;
 pub use error::Error;
 pub use random::Random;
-pub use retry::{Decision, Retry, RetryError, retry, retry_with_callback};
+pub use retry::{
+    Decision, KEPT_ERRORS, Retry, RetryError, TpsBudget, default_budget, retry, retry_with_callback,
+};
 pub use round_robin::RoundRobin;
 
 /// Compiles the README's Rust snippets as doctests, so the README cannot drift from the API.

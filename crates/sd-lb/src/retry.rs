@@ -3,10 +3,12 @@
 mod error;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sd_core::Endpoint;
+use sd_core::{Backoff, Endpoint};
 use tokio::time::Instant;
+pub use tower::retry::budget::{Budget, TpsBudget};
 
 pub use self::error::RetryError;
 use crate::Balancer;
@@ -54,13 +56,32 @@ impl<E> Callback<E> for MaxAttempts {
     }
 }
 
+/// How many raw errors a [`RetryError`] keeps: the most recent ones. A call that retries
+/// forever (no deadline, a callback that always says retry) cannot grow it without bound.
+pub const KEPT_ERRORS: usize = 16;
+
 /// Retries calls through a balancer; see [`retry`] and [`retry_with_callback`].
+///
+/// Between attempts it waits a jittered, growing [`Backoff`] (10 ms doubling up to
+/// 250 ms by default: a short pause, different for every caller, so that callers that
+/// failed together do not retry together), and each retry after a failed call must be
+/// paid for from a retry [budget](Self::budget) shared by the clones of this `Retry`
+/// (by default, 20 % of the calls of the last 10 s plus 10 retries a second), so that a
+/// failing backend does not get several times its load. Waits when the balancer had no
+/// endpoint cost no budget: they add no load.
 #[derive(Debug, Clone)]
 pub struct Retry<B, C> {
     balancer: B,
     timeout: Duration,
     callback: C,
     backoff: Backoff,
+    budget: Arc<TpsBudget>,
+}
+
+/// The default retry budget: retries may add 20 % to the calls of the last 10 seconds,
+/// plus 10 retries per second whatever the traffic.
+pub fn default_budget() -> Arc<TpsBudget> {
+    Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2))
 }
 
 /// Makes up to `max_attempts` attempts in total (at least one), each through a fresh pick
@@ -97,19 +118,26 @@ pub fn retry_with_callback<B, C>(timeout: Duration, balancer: B, callback: C) ->
         timeout,
         callback,
         backoff: Backoff::default(),
+        budget: default_budget(),
     }
 }
 
 impl<B, C> Retry<B, C> {
-    /// How long to wait before trying again when the balancer had no endpoint to give:
-    /// `first`, doubling up to `max`. (The defaults, 10 ms up to 250 ms, let a freshly
-    /// started service pick up its first endpoints quickly without spinning.)
+    /// How long to wait before each retry (default: 10 ms doubling up to 250 ms,
+    /// jittered), after a failed call and when the balancer had no endpoint alike.
+    /// [`Backoff::none`] retries at once, as go-kit does.
     #[must_use]
-    pub fn no_endpoint_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.backoff = Backoff {
-            first,
-            max: max.max(first),
-        };
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The retry budget, to share between several `Retry`s (or with sd-tower's
+    /// `RetryLayer`); see [`default_budget`]. When it is spent, a failed call is not
+    /// retried and the call ends with its error ([`RetryError::is_budget_exhausted`]).
+    #[must_use]
+    pub fn budget(mut self, budget: Arc<TpsBudget>) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -133,7 +161,8 @@ impl<B, C> Retry<B, C> {
         F: FnMut(Endpoint<B::Endpoint>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut raw_errors = Vec::new();
+        let mut raw_errors = Errors::default();
+        self.budget.deposit();
         let attempts = self.attempts(&mut attempt, &mut raw_errors);
         // A timeout too large to represent means no deadline.
         let outcome = match Instant::now().checked_add(self.timeout) {
@@ -142,19 +171,27 @@ impl<B, C> Retry<B, C> {
         };
         match outcome {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(replacement)) => Err(RetryError::stopped(raw_errors, replacement)),
-            Err(_elapsed) => Err(RetryError::deadline(raw_errors, self.timeout)),
+            Ok(Err(Ended::Stopped(replacement))) => Err(RetryError::stopped(
+                raw_errors.kept,
+                raw_errors.dropped,
+                replacement,
+            )),
+            Ok(Err(Ended::Budget)) => Err(RetryError::budget(raw_errors.kept, raw_errors.dropped)),
+            Err(_elapsed) => Err(RetryError::deadline(
+                raw_errors.kept,
+                raw_errors.dropped,
+                self.timeout,
+            )),
         }
     }
 
-    /// The attempt loop. Ends with the value, or with the callback's replacement error
-    /// (`None` when it kept the last raw error); errors accumulate in `raw_errors`, which
-    /// outlives this future so the deadline path can report them.
+    /// The attempt loop. Ends with the value, or with why it stopped; errors accumulate
+    /// in `raw_errors`, which outlives this future so the deadline path can report them.
     async fn attempts<T, E, F, Fut>(
         &self,
         attempt: &mut F,
-        raw_errors: &mut Vec<E>,
-    ) -> Result<T, Option<E>>
+        raw_errors: &mut Errors<E>,
+    ) -> Result<T, Ended<E>>
     where
         B: Balancer,
         C: Callback<E>,
@@ -162,46 +199,63 @@ impl<B, C> Retry<B, C> {
         F: FnMut(Endpoint<B::Endpoint>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut wait = self.backoff.first;
-        for n in 1.. {
+        for n in 1_usize.. {
             let (error, no_endpoint) = match self.balancer.endpoint() {
-                Ok(endpoint) => {
-                    wait = self.backoff.first;
-                    match attempt(endpoint).await {
-                        Ok(value) => return Ok(value),
-                        Err(e) => (e, false),
-                    }
-                }
+                Ok(endpoint) => match attempt(endpoint).await {
+                    Ok(value) => return Ok(value),
+                    Err(e) => (e, false),
+                },
                 Err(e) => (E::from(e), true),
             };
             let decision = self.callback.decide(n, &error);
             raw_errors.push(error);
             match decision {
-                Decision::Retry if no_endpoint => {
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(self.backoff.max);
+                Decision::Retry => {
+                    if !no_endpoint && !self.budget.withdraw() {
+                        tracing::debug!(attempt = n, "retry budget exhausted; not retrying");
+                        return Err(Ended::Budget);
+                    }
+                    let retry = u32::try_from(n).unwrap_or(u32::MAX);
+                    tokio::time::sleep(self.backoff.delay(retry)).await;
                 }
-                Decision::Retry => {}
-                Decision::Stop => return Err(None),
-                Decision::StopWith(replacement) => return Err(Some(replacement)),
+                Decision::Stop => return Err(Ended::Stopped(None)),
+                Decision::StopWith(replacement) => return Err(Ended::Stopped(Some(replacement))),
             }
         }
         // `1..` over usize ends only after usize::MAX attempts.
-        Err(None)
+        Err(Ended::Stopped(None))
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Backoff {
-    first: Duration,
-    max: Duration,
+/// Why the attempt loop ended without a value.
+enum Ended<E> {
+    /// The callback (or the attempt limit) stopped; `Some` when it replaced the error.
+    Stopped(Option<E>),
+    /// A retry was due and the budget had nothing left.
+    Budget,
 }
 
-impl Default for Backoff {
+/// The most recent [`KEPT_ERRORS`] raw errors, and how many older ones were let go.
+struct Errors<E> {
+    kept: Vec<E>,
+    dropped: usize,
+}
+
+impl<E> Default for Errors<E> {
     fn default() -> Self {
         Self {
-            first: Duration::from_millis(10),
-            max: Duration::from_millis(250),
+            kept: Vec::new(),
+            dropped: 0,
         }
+    }
+}
+
+impl<E> Errors<E> {
+    fn push(&mut self, error: E) {
+        if self.kept.len() == KEPT_ERRORS {
+            self.kept.remove(0);
+            self.dropped = self.dropped.saturating_add(1);
+        }
+        self.kept.push(error);
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sd_core::{BoxError, Endpointer, FixedEndpointer, Instance, InstanceCache, Instances};
-use sd_lb::{Decision, RoundRobin, retry, retry_with_callback};
+use sd_core::{Backoff, BoxError, Endpointer, FixedEndpointer, Instance, InstanceCache, Instances};
+use sd_lb::{Decision, RoundRobin, TpsBudget, retry, retry_with_callback};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 enum TestError {
@@ -192,10 +192,11 @@ async fn no_endpoints_backs_off_instead_of_spinning() {
     let err = retry.call(|e| answer(*e, &[])).await.unwrap_err();
     assert!(err.is_deadline());
     assert_eq!(started.elapsed(), Duration::from_secs(1));
-    // 10, 20, 40, 80, 160, then 250 ms waits: 9 attempts fit in one second. A busy loop
+    // Waits from the upper halves of 10, 20, 40, 80, 160, then 250 ms: 8 to 12 attempts
+    // fit in one second. A busy loop
     // would make millions.
     let n = attempts.load(Ordering::SeqCst);
-    assert!((5..=12).contains(&n), "{n} attempts in one second");
+    assert!((5..=13).contains(&n), "{n} attempts in one second");
     assert_eq!(err.attempts(), n);
 }
 
@@ -236,4 +237,108 @@ async fn works_with_box_error_and_question_mark() -> Result<(), BoxError> {
         .await?;
     assert_eq!(v, 1);
     Ok(())
+}
+
+/// A callback that always retries, no deadline, every endpoint failing: the error keeps
+/// only the most recent raw errors, and counts the rest.
+#[tokio::test(start_paused = true)]
+async fn raw_errors_are_bounded_however_long_a_call_retries() {
+    let failures = Arc::new(AtomicUsize::new(0));
+    let counter = failures.clone();
+    let retry = retry_with_callback(
+        Duration::MAX,
+        RoundRobin::new(replicas(2)),
+        |attempt: usize, _: &TestError| {
+            if attempt < 1000 {
+                Decision::Retry
+            } else {
+                Decision::Stop
+            }
+        },
+    )
+    .budget(Arc::new(TpsBudget::new(
+        Duration::from_secs(1),
+        10_000,
+        0.0,
+    )));
+    let err = retry
+        .call(|e| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            answer(*e, &[])
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(failures.load(Ordering::SeqCst), 1000);
+    assert_eq!(err.attempts(), 1000);
+    assert_eq!(err.raw_errors().len(), sd_lb::KEPT_ERRORS);
+    assert_eq!(err.final_error(), Some(&TestError::Call("fail 1".into())));
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "{} earlier errors not kept",
+            1000 - sd_lb::KEPT_ERRORS
+        )),
+        "{message}"
+    );
+}
+
+/// Retries of failed calls are paid from a budget shared by the clones of a `Retry`: with
+/// a budget of 20 % of calls and no floor, 100 calls against failing endpoints make at
+/// most 120 attempts, not 300.
+#[tokio::test(start_paused = true)]
+async fn a_spent_budget_stops_retries() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let retry = retry(
+        3,
+        Duration::from_secs(10),
+        Arc::new(RoundRobin::new(replicas(3))),
+    )
+    .budget(Arc::new(TpsBudget::new(Duration::from_secs(10), 0, 0.2)));
+    let mut exhausted = 0;
+    for _ in 0..100 {
+        let clone = retry.clone();
+        let counter = attempts.clone();
+        let err = clone
+            .call(|e| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                answer(*e, &[])
+            })
+            .await
+            .unwrap_err();
+        if err.is_budget_exhausted() {
+            exhausted += 1;
+            assert!(err.to_string().contains("retry budget exhausted"), "{err}");
+        }
+    }
+    let made = attempts.load(Ordering::SeqCst);
+    assert!((100..=121).contains(&made), "{made} attempts");
+    assert!(exhausted >= 79, "{exhausted} calls found the budget spent");
+}
+
+/// Retries after failed calls wait a jittered, growing pause; `Backoff::none()` restores
+/// go-kit's immediate retries.
+#[tokio::test(start_paused = true)]
+async fn failed_calls_are_retried_after_a_jittered_pause() {
+    let run = |backoff: Backoff| async move {
+        let retry =
+            retry(4, Duration::from_secs(10), RoundRobin::new(replicas(4))).backoff(backoff);
+        let started = tokio::time::Instant::now();
+        let reply = retry.call(|e| answer(*e, &[3])).await.unwrap();
+        (reply, started.elapsed())
+    };
+    let (reply, waited) = run(Backoff::with_seed(
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+        9,
+    ))
+    .await;
+    assert_eq!(reply, 3);
+    // Three retries: upper halves of 100, 200 and 400 ms.
+    assert!(
+        waited >= Duration::from_millis(350) && waited <= Duration::from_millis(700),
+        "{waited:?}"
+    );
+    let (reply, waited) = run(Backoff::none()).await;
+    assert_eq!(reply, 3);
+    assert_eq!(waited, Duration::ZERO);
 }

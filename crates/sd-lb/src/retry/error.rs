@@ -5,38 +5,61 @@ use std::time::Duration;
 
 /// Why [`Retry::call`](super::Retry::call) gave up.
 ///
-/// It keeps every raw error, in order. Its message follows go-kit: the final error, then —
-/// when there was more than one attempt — `(previously: e1; e2)` listing the earlier ones.
+/// It keeps the raw errors in order: every one, up to the most recent
+/// [`KEPT_ERRORS`](super::KEPT_ERRORS) of a call that made more attempts. Its message
+/// follows go-kit: the final error, then — when there was more than one attempt —
+/// `(previously: e1; e2)` listing the earlier ones.
 pub struct RetryError<E> {
     raw_errors: Vec<E>,
+    /// Errors of earlier attempts that were not kept.
+    dropped: usize,
     reason: Reason<E>,
 }
 
 enum Reason<E> {
     /// The callback (or the attempt limit) stopped; `Some` when it replaced the error.
     Stopped { replacement: Option<E> },
+    /// A retry was due but the retry budget was spent.
+    Budget,
     /// The overall deadline passed; the attempt in flight, if any, was cancelled.
     Deadline { timeout: Duration },
 }
 
 impl<E> RetryError<E> {
-    pub(super) fn stopped(raw_errors: Vec<E>, replacement: Option<E>) -> Self {
+    pub(super) fn stopped(raw_errors: Vec<E>, dropped: usize, replacement: Option<E>) -> Self {
         Self {
             raw_errors,
+            dropped,
             reason: Reason::Stopped { replacement },
         }
     }
 
-    pub(super) fn deadline(raw_errors: Vec<E>, timeout: Duration) -> Self {
+    pub(super) fn budget(raw_errors: Vec<E>, dropped: usize) -> Self {
         Self {
             raw_errors,
+            dropped,
+            reason: Reason::Budget,
+        }
+    }
+
+    pub(super) fn deadline(raw_errors: Vec<E>, dropped: usize, timeout: Duration) -> Self {
+        Self {
+            raw_errors,
+            dropped,
             reason: Reason::Deadline { timeout },
         }
     }
 
-    /// Every attempt's error, in order, as the attempts returned them.
+    /// The attempts' errors, in order, as the attempts returned them: all of them, or the
+    /// most recent [`KEPT_ERRORS`](super::KEPT_ERRORS) when there were more.
     pub fn raw_errors(&self) -> &[E] {
         &self.raw_errors
+    }
+
+    /// True when a retry was due but the retry budget was spent: the final error is the
+    /// last attempt's.
+    pub fn is_budget_exhausted(&self) -> bool {
+        matches!(self.reason, Reason::Budget)
     }
 
     /// The error the call ended with: the callback's replacement if it gave one, else the
@@ -46,7 +69,7 @@ impl<E> RetryError<E> {
             Reason::Stopped {
                 replacement: Some(e),
             } => Some(e),
-            Reason::Stopped { replacement: None } => self.raw_errors.last(),
+            Reason::Stopped { replacement: None } | Reason::Budget => self.raw_errors.last(),
             Reason::Deadline { .. } => None,
         }
     }
@@ -57,7 +80,7 @@ impl<E> RetryError<E> {
             Reason::Stopped {
                 replacement: Some(e),
             } => Some(e),
-            Reason::Stopped { replacement: None } => self.raw_errors.pop(),
+            Reason::Stopped { replacement: None } | Reason::Budget => self.raw_errors.pop(),
             Reason::Deadline { .. } => None,
         }
     }
@@ -71,24 +94,31 @@ impl<E> RetryError<E> {
     pub fn timeout(&self) -> Option<Duration> {
         match self.reason {
             Reason::Deadline { timeout } => Some(timeout),
-            Reason::Stopped { .. } => None,
+            Reason::Stopped { .. } | Reason::Budget => None,
         }
     }
 
     /// The number of attempts made (including one cut off by the deadline only if it had
     /// already failed).
     pub fn attempts(&self) -> usize {
-        self.raw_errors.len()
+        self.dropped.saturating_add(self.raw_errors.len())
     }
 }
 
-fn previously<E: fmt::Display>(f: &mut fmt::Formatter<'_>, errors: &[E]) -> fmt::Result {
-    if errors.is_empty() {
+fn previously<E: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    dropped: usize,
+    errors: &[E],
+) -> fmt::Result {
+    if errors.is_empty() && dropped == 0 {
         return Ok(());
     }
     f.write_str(" (previously: ")?;
+    if dropped > 0 {
+        write!(f, "{dropped} earlier errors not kept")?;
+    }
     for (n, e) in errors.iter().enumerate() {
-        if n > 0 {
+        if n > 0 || dropped > 0 {
             f.write_str("; ")?;
         }
         write!(f, "{e}")?;
@@ -99,17 +129,20 @@ fn previously<E: fmt::Display>(f: &mut fmt::Formatter<'_>, errors: &[E]) -> fmt:
 impl<E: fmt::Display> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.reason {
-            Reason::Stopped { .. } => {
+            Reason::Stopped { .. } | Reason::Budget => {
                 if let Some(last) = self.final_error() {
                     write!(f, "{last}")?;
                 }
+                if self.is_budget_exhausted() {
+                    f.write_str(" (retry budget exhausted)")?;
+                }
                 // go-kit lists every raw error but the last, even when it was replaced.
                 let earlier = self.raw_errors.len().saturating_sub(1);
-                previously(f, &self.raw_errors[..earlier])
+                previously(f, self.dropped, &self.raw_errors[..earlier])
             }
             Reason::Deadline { timeout } => {
                 write!(f, "retry deadline of {timeout:?} exceeded")?;
-                previously(f, &self.raw_errors)
+                previously(f, self.dropped, &self.raw_errors)
             }
         }
     }
@@ -119,8 +152,10 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("RetryError");
         d.field("raw_errors", &self.raw_errors);
+        d.field("dropped", &self.dropped);
         match &self.reason {
             Reason::Stopped { replacement } => d.field("replacement", replacement),
+            Reason::Budget => d.field("budget_exhausted", &true),
             Reason::Deadline { timeout } => d.field("deadline", timeout),
         };
         d.finish()
