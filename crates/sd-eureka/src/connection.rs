@@ -5,9 +5,12 @@ mod service_url;
 mod standing;
 
 use std::fmt;
+use std::future::Future;
 use std::io::Read as _;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use self::service_url::ServiceUrl;
 pub use self::service_url::{redact_url, split_service_urls};
@@ -49,8 +52,8 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'{')
     .add(b'}');
 
-/// Answers larger than this (as received) are gunzipped and decoded on tokio's blocking
-/// pool: a 10,000-instance registry takes tens of milliseconds, which would stall every
+/// Answers larger than this (as received; a sixteenth of it when gzipped) are gunzipped
+/// and decoded on tokio's blocking pool: a 10,000-instance registry takes tens of milliseconds, which would stall every
 /// task sharing the runtime worker.
 const OFF_WORKER_BYTES: usize = 64 << 10;
 
@@ -70,9 +73,11 @@ const OFF_WORKER_BYTES: usize = 64 << 10;
 /// **Time.** An operation has one deadline, [`request_timeout`](ConnectionBuilder::request_timeout)
 /// (10 s by default), covering every URL it tries and, for each, the whole answer: head,
 /// body, gunzip and decoding. Each URL gets an equal share of the time that is left (the
-/// first of three URLs a third, the last all that remains), so a URL that never answers
-/// cannot starve the next. At worst an operation therefore takes `request_timeout`, and a
-/// URL that answers within `request_timeout / attempts` is always reached.
+/// first of three URLs a third): when a URL has used its share without answering, the
+/// next one starts beside it, and the first good answer wins (the others are cancelled).
+/// So a URL that never answers cannot starve the next, and a healthy but slow URL still
+/// has the whole deadline. At worst an operation takes `request_timeout`; an instancer's
+/// poll is one operation, or two when a delta is followed by a full fetch.
 ///
 /// Credentials in a URL's userinfo become HTTP Basic auth for that URL and never appear
 /// in logs, errors or `Debug`. Cloning is cheap and clones share connections.
@@ -317,6 +322,24 @@ enum Shape {
     Application,
     /// One instance.
     Instance,
+}
+
+/// One attempt of an operation in flight.
+struct Running<'a> {
+    /// The URL's index.
+    index: usize,
+    started: Instant,
+    attempt: Pin<Box<dyn Future<Output = Result<Answer, Error>> + Send + 'a>>,
+}
+
+/// What woke an operation up.
+enum Event {
+    /// Attempt `n` (of those running) ended.
+    Done(usize, Result<Answer, Error>),
+    /// The running attempts had their share of time: the next URL starts beside them.
+    HandOver,
+    /// The operation's time is up.
+    Deadline,
 }
 
 /// One URL's answer: a status the operation expects, with its body decoded when it is a
@@ -603,9 +626,14 @@ impl Connection {
         }
     }
 
-    /// Runs one operation: tries service URLs in turn, each within its share of the
-    /// operation's deadline (`limit`, else the connection's request timeout), until one
-    /// gives an answer `expect` accepts.
+    /// Runs one operation: tries service URLs in turn until one gives an answer `expect`
+    /// accepts, all within one deadline (`limit`, else the connection's request timeout).
+    ///
+    /// A URL that fails hands over to the next at once. A URL that is merely slow keeps
+    /// going when its share of the time left is used up (`left / URLs not yet started`),
+    /// and the next URL starts beside it: the first good answer wins and the others are
+    /// dropped, which cancels them. So a URL that never answers costs the next one only
+    /// its share, and a healthy but slow URL still has the whole deadline to answer.
     async fn call(
         &self,
         method: Method,
@@ -625,37 +653,97 @@ impl Connection {
             .into_iter()
             .take(self.inner.attempts)
             .collect();
+        let mut deadline_sleep = deadline.map(|at| Box::pin(tokio::time::sleep_until(at)));
+        let mut hand_over: Option<Pin<Box<Sleep>>>;
+        let mut running: Vec<Running<'_>> = Vec::new();
+        let mut next = 0;
         let mut failed = Vec::new();
-        for (n, &index) in tries.iter().enumerate() {
-            let Some(url) = self.inner.urls.get(index) else {
-                continue;
-            };
-            let attempt = self.attempt(url, method.clone(), path, body.clone(), expect);
-            let outcome = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
+        // Each turn of the loop starts the next URL (first, after a failure, or when the
+        // running ones had their share), then waits for something to happen.
+        loop {
+            hand_over = None;
+            if let Some((&index, url)) = tries
+                .get(next)
+                .and_then(|index| Some((index, self.inner.urls.get(*index)?)))
+            {
+                next += 1;
+                let now = Instant::now();
+                let attempt = self.attempt(url, method.clone(), path, body.clone(), expect);
+                running.push(Running {
+                    index,
+                    started: now,
+                    attempt: Box::pin(attempt),
+                });
+                // When the URLs not yet started get their turn: an equal share each of
+                // the time left.
+                if let (Some(deadline), true) = (deadline, next < tries.len()) {
+                    let waiting = u32::try_from(tries.len() - next + 1).unwrap_or(u32::MAX);
+                    let share = deadline.saturating_duration_since(now) / waiting;
+                    hand_over = Some(Box::pin(tokio::time::sleep(share)));
+                }
+            }
+            if running.is_empty() {
+                break;
+            }
+            let event = std::future::poll_fn(|cx| {
+                for (n, run) in running.iter_mut().enumerate() {
+                    if let Poll::Ready(outcome) = run.attempt.as_mut().poll(cx) {
+                        return Poll::Ready(Event::Done(n, outcome));
                     }
-                    let share = left / u32::try_from(tries.len() - n).unwrap_or(u32::MAX);
-                    tokio::time::timeout(share, attempt)
-                        .await
-                        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Timeout(share))))
                 }
-                None => attempt.await,
-            };
-            match outcome {
-                Ok(answer) => {
-                    self.inner.standings.succeeded(index);
-                    return Ok(answer);
+                if deadline_sleep
+                    .as_mut()
+                    .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+                {
+                    return Poll::Ready(Event::Deadline);
                 }
-                Err(error) if error.is_server_fault() => {
-                    let error = error.at(&url.base);
-                    let set_aside = self.inner.standings.failed(index, Instant::now());
-                    tracing::warn!(url = %url.base, %method, path, %error, ?set_aside, "eureka server failed; trying the next");
-                    failed.push(error);
+                if hand_over
+                    .as_mut()
+                    .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+                {
+                    return Poll::Ready(Event::HandOver);
                 }
-                Err(error) => return Err(error.at(&url.base)),
+                Poll::Pending
+            })
+            .await;
+            match event {
+                Event::HandOver => {}
+                Event::Done(n, outcome) => {
+                    let run = running.remove(n);
+                    let url = &self.inner.urls[run.index].base;
+                    match outcome {
+                        Ok(answer) => {
+                            // An expected refusal (a 403 delta, a 404 heartbeat) says
+                            // nothing about the URL's health.
+                            if answer.status.is_success() {
+                                self.inner.standings.succeeded(run.index);
+                            }
+                            return Ok(answer);
+                        }
+                        Err(error) if error.is_server_fault() => {
+                            let error = error.at(url);
+                            let set_aside =
+                                self.inner
+                                    .standings
+                                    .failed(run.index, run.started, Instant::now());
+                            tracing::warn!(url = %url, %method, path, %error, ?set_aside, "eureka server failed; trying the next");
+                            // Its turn is over: the next URL starts now.
+                            failed.push(error);
+                        }
+                        Err(error) => return Err(error.at(url)),
+                    }
+                }
+                Event::Deadline => {
+                    let now = Instant::now();
+                    for run in running.drain(..) {
+                        let url = &self.inner.urls[run.index].base;
+                        self.inner.standings.failed(run.index, run.started, now);
+                        let error = Error::new(ErrorKind::Timeout(limit)).at(url);
+                        tracing::warn!(url = %url, %method, path, %error, "eureka server did not answer in time");
+                        failed.push(error);
+                    }
+                    break;
+                }
             }
         }
         Err(Error::of_attempts(failed).unwrap_or_else(|| Error::new(ErrorKind::Timeout(limit))))
@@ -709,7 +797,9 @@ impl Connection {
             .get(CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         let shape = expect.document.filter(|_| status.is_success());
-        let large = raw.len() > OFF_WORKER_BYTES;
+        // Gzip shrinks a registry ten- to twentyfold: judge a gzipped body by what it
+        // will become.
+        let large = raw.len() > OFF_WORKER_BYTES || (gzipped && raw.len() > OFF_WORKER_BYTES / 16);
         let unpack = move || -> Result<(Bytes, Option<Document>), Error> {
             let body = if gzipped { gunzip(&raw, limit)? } else { raw };
             let document = shape.map(|shape| document(&body, shape)).transpose()?;
@@ -776,7 +866,7 @@ fn gunzip(raw: &[u8], limit: usize) -> Result<Bytes, Error> {
     {
         Ok(n) if n > limit => Err(Error::new(ErrorKind::TooLarge(limit))),
         Ok(_) => Ok(Bytes::from(out)),
-        Err(e) => Err(Error::new(ErrorKind::Transport(Arc::new(e)))),
+        Err(e) => Err(Error::new(ErrorKind::Gzip(Arc::new(e)))),
     }
 }
 

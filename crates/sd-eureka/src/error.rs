@@ -191,6 +191,8 @@ pub(crate) enum ErrorKind {
     },
     #[error("the answer is larger than the {0}-byte limit")]
     TooLarge(usize),
+    #[error("the answer is not valid gzip: {0}")]
+    Gzip(Arc<std::io::Error>),
     #[error("the server answered {0}, where {1} was asked for")]
     Unexpected(&'static str, &'static str),
     #[error(transparent)]
@@ -223,6 +225,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             ErrorKind::Transport(e) => Some(e.as_ref()),
+            ErrorKind::Gzip(e) => Some(e.as_ref()),
             ErrorKind::Decode(e) => Some(e),
             ErrorKind::Encode(e) => Some(e.as_ref()),
             _ => None,
@@ -305,9 +308,13 @@ impl Error {
         matches!(self.kind, ErrorKind::TooLarge(_))
     }
 
-    /// The answer was not a Eureka document, or not the one asked for.
+    /// The answer was not a Eureka document (or not valid gzip), or not the document
+    /// asked for.
     pub fn is_decode(&self) -> bool {
-        matches!(self.kind, ErrorKind::Decode(_) | ErrorKind::Unexpected(..))
+        matches!(
+            self.kind,
+            ErrorKind::Decode(_) | ErrorKind::Unexpected(..) | ErrorKind::Gzip(_)
+        )
     }
 
     /// The decoding failure behind [`is_decode`](Self::is_decode), when the answer was

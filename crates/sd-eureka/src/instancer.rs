@@ -69,7 +69,8 @@ pub struct InstancerStats {
     pub last_success: Option<SystemTime>,
     /// Polls that failed.
     pub failures: u64,
-    /// Full fetches (the first, and after a mismatch or a 403 on delta).
+    /// Full fetches tried: the first, after a hash mismatch or when the server serves no
+    /// deltas, and one every resync interval.
     pub full_fetches: u64,
     /// Delta fetches.
     pub delta_fetches: u64,
@@ -320,7 +321,17 @@ impl PollerShared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_none_or(|last| last.elapsed() >= self.resync);
-        if has_copy && !resync_due {
+        if has_copy && resync_due {
+            match self.fetch_full().await {
+                Ok(()) => return Ok(()),
+                // The net is for stale deltas; a failed resync must not cost the deltas
+                // that still work. It is tried again at the next poll.
+                Err(error) => {
+                    tracing::warn!(%error, "periodic full fetch failed; following deltas meanwhile");
+                }
+            }
+        }
+        if has_copy {
             match self.connection.delta().await {
                 Ok(delta) => {
                     self.stats.delta_fetches.fetch_add(1, Ordering::Relaxed);
@@ -348,6 +359,11 @@ impl PollerShared {
                 Err(error) => return Err(error),
             }
         }
+        self.fetch_full().await
+    }
+
+    /// `GET apps` into the local copy.
+    async fn fetch_full(&self) -> Result<(), Error> {
         self.stats.full_fetches.fetch_add(1, Ordering::Relaxed);
         let full = self.connection.applications().await?;
         *self.lock_registry() = Some(full);
@@ -359,9 +375,15 @@ impl PollerShared {
     }
 }
 
+/// Polls until stopped; a poll in flight is dropped (its requests cancelled) the moment
+/// the last instancer goes.
 async fn run(shared: Arc<PollerShared>, mut stop: oneshot::Receiver<()>) {
     loop {
-        shared.poll().await;
+        tokio::select! {
+            biased;
+            _ = &mut stop => return,
+            () = shared.poll() => {}
+        }
         tokio::select! {
             _ = &mut stop => return,
             () = tokio::time::sleep(shared.interval) => {}

@@ -22,8 +22,10 @@ use crate::{Connection, Error, InstanceInfo, Metadata, Status};
 /// never overtake each other.
 ///
 /// [`deregister`](Self::deregister) stops that task, cancelling any request in flight,
-/// before it sends the `DELETE`: once it returns, nothing the registrar started registers
-/// anything again. It gives up after its limit (5 s by default,
+/// before it sends the `DELETE`: once it returns, the registrar sends nothing more, and
+/// a heartbeat that a slow network delivers late only meets a 404. (One case no client
+/// can prevent: a registration already written to a proxy that holds it and delivers it
+/// after the `DELETE` registers the instance again, until its lease runs out.) It gives up after its limit (5 s by default,
 /// [`RegistrarBuilder::deregister_timeout`]), within which it fails over across the
 /// service URLs like any operation. Dropping the last clone stops the task too, and sends
 /// a bounded, best-effort deregistration.

@@ -335,3 +335,31 @@ async fn reads_move_past_a_node_still_waiting_for_its_peers() {
     on_gated.deregister().await.unwrap();
     on_live.deregister().await.unwrap();
 }
+
+/// Healthy servers that are slow (a large registry on a slow link) still answer: a URL
+/// whose share of the deadline runs out keeps going while the next one starts beside
+/// it, and the first answer wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_but_healthy_servers_still_answer_within_the_deadline() {
+    let live = server().await;
+    let a = Registrar::new(connection(&[&live.base_url()]), instance(APP, 8001));
+    a.register().await.unwrap();
+    let upstream = live.local_addr();
+    let delay = Duration::from_secs(3);
+    let slow = [
+        RawServer::start(move |_| Reply::ProxyAfter(upstream, delay)).await,
+        RawServer::start(move |_| Reply::ProxyAfter(upstream, delay)).await,
+        RawServer::start(move |_| Reply::ProxyAfter(upstream, delay)).await,
+    ];
+    let urls: Vec<String> = slow.iter().map(RawServer::base_url).collect();
+    // Each URL's equal share of 6 s is 2 s, less than its delay: cut off at its share,
+    // every one of them would fail.
+    let conn = Connection::builder()
+        .service_urls(&urls)
+        .request_timeout(Duration::from_secs(6))
+        .build()
+        .unwrap();
+    let apps = conn.applications().await.unwrap();
+    assert_eq!(server_addresses(&apps, APP), ["127.0.0.1:8001"]);
+    a.deregister().await.unwrap();
+}

@@ -518,3 +518,76 @@ async fn a_stale_delta_is_outlived_by_the_periodic_full_fetch() {
     assert_eq!(blind.stats().full_fetches, 1);
     assert_eq!(blind.stats().hash_mismatches, 0);
 }
+
+/// The periodic full fetch is a safety net, not a single point of failure: when it fails
+/// (full fetches refused under load, say) the deltas that still work keep the instancer
+/// current, and the resync is tried again at the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_resync_falls_back_to_deltas() {
+    let full_ok = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let delta = Arc::new(Mutex::new(empty_delta_json(
+        &sd_eureka::reconcile_hash_code([Status::Up, Status::Up]),
+    )));
+    let full = registry_json(&two_instances(), None);
+    let (ok, d) = (Arc::clone(&full_ok), Arc::clone(&delta));
+    let server = RawServer::start(move |request| {
+        if request.path() == "/eureka/apps/delta" {
+            Reply::json(d.lock().unwrap_or_else(PoisonError::into_inner).clone())
+        } else if ok.load(std::sync::atomic::Ordering::SeqCst) {
+            Reply::json(full.clone())
+        } else {
+            Reply::status(503, "too busy for full fetches")
+        }
+    })
+    .await;
+    let conn = connection_builder(&[&server.base_url()])
+        .resync_interval(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    let endpointer = ids(&instancer);
+    eventually(&endpointer, &BOTH).await;
+
+    full_ok.store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut added = instance("hello", 8003);
+    added.action_type = Some(sd_eureka::ActionType::Added);
+    *delta.lock().unwrap_or_else(PoisonError::into_inner) = registry_json(&[added], Some("UP_3_"));
+    eventually(
+        &endpointer,
+        &["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"],
+    )
+    .await;
+    let full_fetches = instancer.stats().full_fetches;
+    wait_until("two more resyncs are tried", || {
+        instancer.stats().full_fetches >= full_fetches + 2
+    })
+    .await;
+    assert_eq!(instancer.stats().failures, 0, "every poll ended well");
+    assert_eq!(endpoints_of(&endpointer).unwrap().len(), 3);
+}
+
+/// A gzip body that is not gzip is the server's fault, reported as an undecodable answer
+/// rather than as a connection problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_gzip_body_is_a_decode_error() {
+    let server = RawServer::start(|_| {
+        let body = b"\x1f\x8b\x08\x00not gzip at all";
+        let mut bytes = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(body);
+        Reply::Raw(bytes)
+    })
+    .await;
+    let error = connection_builder(&[&server.base_url()])
+        .build()
+        .unwrap()
+        .applications()
+        .await
+        .unwrap_err();
+    assert!(error.is_decode(), "{error:?}");
+    assert!(!error.is_transport(), "{error:?}");
+    assert!(error.to_string().contains("gzip"), "{error}");
+}

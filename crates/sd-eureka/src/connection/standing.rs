@@ -54,12 +54,20 @@ impl Standings {
         good
     }
 
-    /// Records a failure of URL `index` at `now`; returns how long it is set aside.
-    pub(crate) fn failed(&self, index: usize, now: Instant) -> Duration {
+    /// Records the failure at `now` of an attempt on URL `index` that started at
+    /// `started`; returns how long the URL is set aside.
+    ///
+    /// Only failures of attempts that started while the URL was in good standing count
+    /// as one more in a row: the many concurrent calls that meet one outage together set
+    /// it aside once, not once each.
+    pub(crate) fn failed(&self, index: usize, started: Instant, now: Instant) -> Duration {
         let mut slots = self.lock();
         let Some(slot) = slots.get_mut(index) else {
             return Duration::ZERO;
         };
+        if let Some(until) = slot.until.filter(|until| *until > started) {
+            return until.saturating_duration_since(now);
+        }
         slot.failures = slot.failures.saturating_add(1);
         let period = set_aside_for(self.base, slot.failures);
         // A period too long for the clock sets the URL aside for as long as it can say.
@@ -110,17 +118,17 @@ mod tests {
         let standings = Standings::new(3, BASE);
         let t0 = Instant::now();
         assert_eq!(standings.order(t0), [0, 1, 2]);
-        standings.failed(0, t0);
+        standings.failed(0, t0, t0);
         assert_eq!(standings.order(t0), [1, 2, 0]);
         // Back in good standing once its period is over.
         assert_eq!(standings.order(t0 + BASE), [0, 1, 2]);
         // A second failure in a row: twice as long.
-        standings.failed(0, t0 + BASE);
+        standings.failed(0, t0 + BASE, t0 + BASE);
         assert_eq!(standings.order(t0 + BASE * 2), [1, 2, 0]);
         assert_eq!(standings.order(t0 + BASE * 3), [0, 1, 2]);
         // One success, and the next failure counts from one again.
         standings.succeeded(0);
-        standings.failed(0, t0 + BASE * 3);
+        standings.failed(0, t0 + BASE * 3, t0 + BASE * 3);
         assert_eq!(standings.order(t0 + BASE * 4), [0, 1, 2]);
     }
 
@@ -128,19 +136,40 @@ mod tests {
     fn set_aside_urls_are_ordered_by_when_they_return() {
         let standings = Standings::new(3, BASE);
         let t0 = Instant::now();
-        standings.failed(0, t0);
-        standings.failed(0, t0);
-        standings.failed(1, t0);
-        assert_eq!(standings.order(t0), [2, 1, 0]);
+        standings.failed(0, t0, t0);
+        standings.failed(0, t0 + BASE, t0 + BASE);
+        standings.failed(1, t0 + BASE, t0 + BASE);
+        assert_eq!(standings.order(t0 + BASE), [2, 1, 0]);
+    }
+
+    #[test]
+    fn concurrent_failures_of_one_outage_count_once() {
+        let standings = Standings::new(2, BASE);
+        let t0 = Instant::now();
+        // Eight calls started together, all failing on URL 0.
+        for n in 0..8 {
+            standings.failed(0, t0, t0 + Duration::from_millis(n));
+        }
+        // Set aside for the base period only, not 2^7 times it.
+        assert_eq!(
+            standings.order(t0 + BASE + Duration::from_millis(10)),
+            [0, 1]
+        );
+        // An attempt made while it was set aside (all else failing) does not count either.
+        standings.failed(0, t0 + BASE / 2, t0 + BASE / 2);
+        assert_eq!(
+            standings.order(t0 + BASE + Duration::from_millis(10)),
+            [0, 1]
+        );
     }
 
     #[test]
     fn huge_periods_and_unknown_indexes_do_not_panic() {
         let standings = Standings::new(1, Duration::MAX);
         let t0 = Instant::now();
-        standings.failed(0, t0);
+        standings.failed(0, t0, t0);
         assert_eq!(standings.order(t0), [0]);
-        assert_eq!(standings.failed(7, t0), Duration::ZERO);
+        assert_eq!(standings.failed(7, t0, t0), Duration::ZERO);
         standings.succeeded(7);
     }
 }

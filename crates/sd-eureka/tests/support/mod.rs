@@ -324,6 +324,7 @@ pub(crate) struct RawServer {
     requests: Arc<Mutex<Vec<Request>>>,
     connections: Arc<AtomicUsize>,
     relayed: Arc<AtomicUsize>,
+    relayed_late: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -343,6 +344,7 @@ impl RawServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let relayed = Arc::new(AtomicUsize::new(0));
+        let relayed_late = Arc::new(AtomicUsize::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
         let task = tokio::spawn(accept_loop(
             listener,
@@ -350,12 +352,14 @@ impl RawServer {
             Arc::clone(&requests),
             Arc::clone(&connections),
             Arc::clone(&relayed),
+            Arc::clone(&relayed_late),
         ));
         Self {
             addr,
             requests,
             connections,
             relayed,
+            relayed_late,
             task,
         }
     }
@@ -397,6 +401,11 @@ impl RawServer {
     pub(crate) fn relayed(&self) -> usize {
         self.relayed.load(Ordering::SeqCst)
     }
+
+    /// How many of those it had held back first ([`Reply::ProxyAfter`]).
+    pub(crate) fn relayed_late(&self) -> usize {
+        self.relayed_late.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for RawServer {
@@ -412,6 +421,7 @@ async fn accept_loop(
     requests: Arc<Mutex<Vec<Request>>>,
     connections: Arc<AtomicUsize>,
     relayed: Arc<AtomicUsize>,
+    relayed_late: Arc<AtomicUsize>,
 ) {
     let mut open = JoinSet::new();
     loop {
@@ -425,6 +435,7 @@ async fn accept_loop(
                     Arc::clone(&handler),
                     Arc::clone(&requests),
                     Arc::clone(&relayed),
+                    Arc::clone(&relayed_late),
                 ));
             }
         }
@@ -436,6 +447,7 @@ async fn serve_one(
     handler: Arc<Handler>,
     requests: Arc<Mutex<Vec<Request>>>,
     relayed: Arc<AtomicUsize>,
+    relayed_late: Arc<AtomicUsize>,
 ) {
     let Some(request) = read_request(&mut stream).await else {
         return;
@@ -481,6 +493,7 @@ async fn serve_one(
             tokio::time::sleep(delay).await;
             if let Some(answer) = forward(&request, upstream).await {
                 relayed.fetch_add(1, Ordering::SeqCst);
+                relayed_late.fetch_add(1, Ordering::SeqCst);
                 let _ = stream.write_all(&answer).await;
             }
             let _ = stream.shutdown().await;
