@@ -480,3 +480,36 @@ fn slow_connections_do_not_lock_out_clients() {
         thread::sleep(Duration::from_secs(1));
     }
 }
+
+#[test]
+fn extreme_option_values_do_not_panic() {
+    let max = u64::MAX.to_string();
+    for (secs, connections) in [(max.as_str(), "0"), ("0", "18446744073709551615")] {
+        let mut args = vec!["--max-connections", connections];
+        for option in [
+            "--eviction-interval",
+            "--delta-retention",
+            "--response-cache-ttl",
+            "--header-read-timeout",
+            "--idle-timeout",
+        ] {
+            args.extend([option, secs]);
+        }
+        let (mut sd, addr) = serve(&args);
+        for _ in 0..3 {
+            assert_eq!(
+                register(addr, &registration(1, "", true)).0,
+                204,
+                "{args:?}"
+            );
+            assert_eq!(get(addr, "/eureka/apps").0, 200, "{args:?}");
+            assert_eq!(get(addr, "/eureka/apps/delta").0, 200, "{args:?}");
+        }
+        assert!(
+            matches!(sd.0.try_wait(), Ok(None)),
+            "still running: {args:?}"
+        );
+    }
+    let (_sd, addr) = serve(&["--sync-wait", &max]);
+    assert_eq!(get(addr, "/eureka/apps").0, 403);
+}
