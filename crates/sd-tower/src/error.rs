@@ -11,6 +11,9 @@ pub enum Error {
     /// No endpoint became available within the readiness wait.
     #[error("no endpoints available after waiting {0:?}")]
     NoEndpoints(Duration),
+    /// Endpoints were picked, but none became ready within the readiness wait.
+    #[error("no endpoint became ready within {0:?}")]
+    Unready(Duration),
     /// The endpoint source failed (discovery error with invalidation, or closed).
     #[error(transparent)]
     Discovery(sd_core::Error),
@@ -32,6 +35,11 @@ impl Error {
     /// True when there was nothing to call.
     pub fn is_no_endpoints(&self) -> bool {
         matches!(self, Error::NoEndpoints(_))
+    }
+
+    /// True when endpoints were there but none became ready in time.
+    pub fn is_unready(&self) -> bool {
+        matches!(self, Error::Unready(_))
     }
 
     /// The instance whose endpoint failed, when that is what happened.

@@ -16,13 +16,31 @@ use crate::Error;
 /// How often readiness looks again while there is no endpoint: first, and at most.
 const RECHECK: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(100));
 
+/// How long a picked endpoint may stay not ready before another is tried: at most this,
+/// and at most a quarter of the ready timeout.
+const PATIENCE: Duration = Duration::from_millis(500);
+
+/// How many picks in a row may land on endpoints whose readiness already failed in this
+/// wait before the wait gives up with the last failure (there is nothing else to try).
+const REPEATS: u32 = 3;
+
 /// A [`tower::Service`] over a [`Balancer`] whose endpoints are themselves services: each
 /// request goes to the endpoint picked during `poll_ready`.
 ///
-/// Readiness never hangs: while the balancer has no endpoint it looks again with a short,
-/// growing pause, and after the ready timeout (default 5 s) fails with
-/// [`Error::NoEndpoints`]. A failing endpoint's error says which instance it was
-/// ([`Error::Endpoint`]). Each call runs in a `sd.call` tracing span carrying the instance.
+/// Readiness never hangs, whatever the endpoints do:
+/// - While the balancer has no endpoint it looks again with a short, growing pause.
+/// - A picked endpoint whose `poll_ready` fails is set aside for this wait and another
+///   is picked; when picks keep landing on endpoints that failed, the wait ends with the
+///   last failure, which names its instance ([`Error::Endpoint`]).
+/// - A picked endpoint that stays not ready for its patience (a quarter of the ready
+///   timeout, at most 500 ms) is set aside for another; one removed by discovery stops
+///   being picked.
+/// - After the ready timeout (default 5 s) the wait fails: [`Error::NoEndpoints`] when
+///   there was nothing to pick, [`Error::Unready`] when nothing picked became ready, or
+///   the last endpoint failure.
+///
+/// A failing call's error says which instance it was ([`Error::Endpoint`]). Each call
+/// runs in a `sd.call` tracing span carrying the instance.
 ///
 /// The balancer is shared by clones (use an `Arc` or a cheaply clonable balancer): a clone
 /// per task or per connection is how tower stacks use a service.
@@ -55,17 +73,36 @@ pub struct Balanced<B: Balancer> {
     /// ready.
     ready: Option<(Endpoint<B::Endpoint>, B::Endpoint)>,
     /// An endpoint picked but not ready yet.
-    candidate: Option<(Endpoint<B::Endpoint>, B::Endpoint)>,
+    candidate: Option<Candidate<B::Endpoint>>,
     waiting: Option<Waiting>,
 }
 
 #[derive(Debug)]
+struct Candidate<S> {
+    endpoint: Endpoint<S>,
+    service: S,
+    /// When its patience runs out.
+    patience: Instant,
+}
+
+/// One readiness wait: from the first `poll_ready` that found nothing ready to the one
+/// that returns.
+#[derive(Debug)]
 struct Waiting {
-    deadline: Instant,
+    /// `None`: a ready timeout too long for the clock, so no end.
+    deadline: Option<Instant>,
+    /// The pause before looking again for endpoints.
     pause: Duration,
     sleep: Pin<Box<Sleep>>,
     /// When readiness last looked; a long gap means the caller gave up on this wait.
     last_poll: Instant,
+    /// Instances whose readiness failed in this wait, and the last failure.
+    failed: Vec<Instance>,
+    last_failure: Option<Error>,
+    /// Picks in a row that landed on a failed instance.
+    repeats: u32,
+    /// Whether any endpoint was picked in this wait.
+    picked: bool,
 }
 
 /// A gap between polls this long means the wait was abandoned (a caller's own timeout,
@@ -78,7 +115,8 @@ impl<B: Balancer> Balanced<B> {
         Self::with_ready_timeout(balancer, Duration::from_secs(5))
     }
 
-    /// A service that waits at most `timeout` for an endpoint to appear.
+    /// A service that waits at most `timeout` for an endpoint to be ready
+    /// (`Duration::MAX`: no limit).
     pub fn with_ready_timeout(balancer: B, timeout: Duration) -> Self {
         Self {
             balancer,
@@ -93,6 +131,10 @@ impl<B: Balancer> Balanced<B> {
     pub fn balancer(&self) -> &B {
         &self.balancer
     }
+
+    fn patience(&self) -> Duration {
+        (self.ready_timeout / 4).min(PATIENCE)
+    }
 }
 
 impl<B> Clone for Balanced<B>
@@ -102,6 +144,14 @@ where
     fn clone(&self) -> Self {
         Self::with_ready_timeout(self.balancer.clone(), self.ready_timeout)
     }
+}
+
+/// What the next step of a readiness wait is.
+enum Step {
+    /// Look again at once.
+    Again,
+    /// Sleep until this instant (or until woken), then look again.
+    SleepUntil(Instant),
 }
 
 impl<B, S, Req> Service<Req> for Balanced<B>
@@ -115,37 +165,35 @@ where
     type Future = ResponseFuture<S::Future, S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.ready.is_some() {
+            return Poll::Ready(Ok(()));
+        }
         loop {
-            if self.ready.is_some() {
-                return Poll::Ready(Ok(()));
-            }
-            if let Some((_, service)) = &mut self.candidate {
-                let outcome = ready!(service.poll_ready(cx));
-                if let Some((endpoint, service)) = self.candidate.take() {
-                    return match outcome {
-                        Ok(()) => {
-                            self.ready = Some((endpoint, service));
-                            Poll::Ready(Ok(()))
-                        }
-                        Err(source) => Poll::Ready(Err(Error::Endpoint {
-                            instance: endpoint.instance().clone(),
-                            source: source.into(),
-                        })),
-                    };
-                }
-            }
-            match self.balancer.endpoint() {
-                Ok(endpoint) => {
+            let now = Instant::now();
+            self.begin_wait(now);
+            let step = match self.step(cx, now) {
+                Ok(Some(step)) => step,
+                Ok(None) => {
                     self.waiting = None;
-                    let service = endpoint.get_ref().clone();
-                    self.candidate = Some((endpoint, service));
+                    return Poll::Ready(Ok(()));
                 }
-                Err(sd_lb::Error::Discovery(error)) => {
+                Err(error) => {
                     self.waiting = None;
-                    return Poll::Ready(Err(Error::Discovery(error)));
+                    self.candidate = None;
+                    return Poll::Ready(Err(error));
                 }
-                Err(_) => ready!(self.poll_wait(cx))?,
+            };
+            let Step::SleepUntil(until) = step else {
+                continue;
+            };
+            let Some(waiting) = self.waiting.as_mut() else {
+                continue;
+            };
+            let until = waiting.deadline.map_or(until, |d| until.min(d));
+            if waiting.sleep.deadline() != until {
+                waiting.sleep.as_mut().reset(until);
             }
+            ready!(waiting.sleep.as_mut().poll(cx));
         }
     }
 
@@ -160,37 +208,117 @@ where
 }
 
 impl<B: Balancer> Balanced<B> {
-    /// Waits a little for endpoints to appear; `Ready(Ok)` to look again, `Ready(Err)` when
-    /// the ready timeout has passed.
-    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let now = Instant::now();
+    /// Starts a readiness wait unless one is under way (and not abandoned).
+    fn begin_wait(&mut self, now: Instant) {
         if self
             .waiting
             .as_ref()
             .is_some_and(|w| now.saturating_duration_since(w.last_poll) > ABANDONED)
         {
             self.waiting = None;
+            self.candidate = None;
         }
         let timeout = self.ready_timeout;
-        let waiting = self.waiting.get_or_insert_with(|| {
-            let deadline = now + timeout;
-            Waiting {
-                deadline,
-                pause: RECHECK.0,
-                sleep: Box::pin(tokio::time::sleep_until((now + RECHECK.0).min(deadline))),
-                last_poll: now,
-            }
+        let waiting = self.waiting.get_or_insert_with(|| Waiting {
+            deadline: now.checked_add(timeout),
+            pause: RECHECK.0,
+            sleep: Box::pin(tokio::time::sleep_until(now)),
+            last_poll: now,
+            failed: Vec::new(),
+            last_failure: None,
+            repeats: 0,
+            picked: false,
         });
         waiting.last_poll = now;
-        if now >= waiting.deadline {
-            self.waiting = None;
-            return Poll::Ready(Err(Error::NoEndpoints(self.ready_timeout)));
+    }
+
+    /// One step of the wait: `Ok(None)` once an endpoint is ready (in `self.ready`),
+    /// what to do next otherwise, or why the wait failed.
+    fn step<S, Req>(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<Option<Step>, Error>
+    where
+        B: Balancer<Endpoint = S>,
+        S: Service<Req> + Clone,
+        S::Error: Into<BoxError>,
+    {
+        let patience = self.patience();
+        let Some(waiting) = self.waiting.as_mut() else {
+            return Ok(Some(Step::Again));
+        };
+        if let Some(candidate) = &mut self.candidate {
+            match candidate.service.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Some(c) = self.candidate.take() {
+                        self.ready = Some((c.endpoint, c.service));
+                    }
+                    return Ok(None);
+                }
+                Poll::Ready(Err(source)) => {
+                    let instance = candidate.endpoint.instance().clone();
+                    tracing::debug!(%instance, "endpoint not ready: its readiness failed; picking another");
+                    if waiting.failed.len() < 64 && !waiting.failed.contains(&instance) {
+                        waiting.failed.push(instance.clone());
+                    }
+                    waiting.last_failure = Some(Error::Endpoint {
+                        instance,
+                        source: source.into(),
+                    });
+                    self.candidate = None;
+                }
+                Poll::Pending if now < candidate.patience => {
+                    if waiting.deadline.is_some_and(|d| now >= d) {
+                        return Err(unready(waiting, self.ready_timeout));
+                    }
+                    // Woken by the endpoint, or at the end of its patience.
+                    return Ok(Some(Step::SleepUntil(candidate.patience)));
+                }
+                Poll::Pending => {
+                    // Patience spent: another endpoint, if the balancer has one. The
+                    // pending one is kept only when the balancer offers it again.
+                    tracing::debug!(instance = %candidate.endpoint.instance(), "endpoint not ready in time; trying another");
+                    self.candidate = None;
+                }
+            }
         }
-        ready!(waiting.sleep.as_mut().poll(cx));
-        let next = (now + waiting.pause).min(waiting.deadline);
-        waiting.pause = (waiting.pause * 2).min(RECHECK.1);
-        waiting.sleep.as_mut().reset(next);
-        Poll::Ready(Ok(()))
+        if waiting.deadline.is_some_and(|d| now >= d) {
+            return Err(unready(waiting, self.ready_timeout));
+        }
+        match self.balancer.endpoint() {
+            Ok(endpoint) => {
+                waiting.picked = true;
+                waiting.pause = RECHECK.0;
+                if waiting.failed.contains(endpoint.instance()) {
+                    waiting.repeats += 1;
+                    if waiting.repeats >= REPEATS {
+                        return Err(unready(waiting, self.ready_timeout));
+                    }
+                } else {
+                    waiting.repeats = 0;
+                }
+                let service = endpoint.get_ref().clone();
+                self.candidate = Some(Candidate {
+                    endpoint,
+                    service,
+                    patience: now.checked_add(patience).unwrap_or(now),
+                });
+                Ok(Some(Step::Again))
+            }
+            Err(sd_lb::Error::Discovery(error)) => Err(Error::Discovery(error)),
+            Err(_) => {
+                let until = now.checked_add(waiting.pause).unwrap_or(now);
+                waiting.pause = (waiting.pause * 2).min(RECHECK.1);
+                Ok(Some(Step::SleepUntil(until)))
+            }
+        }
+    }
+}
+
+/// Why a wait ended without a ready endpoint: the last endpoint failure, else whether
+/// anything was picked at all.
+fn unready(waiting: &mut Waiting, timeout: Duration) -> Error {
+    match waiting.last_failure.take() {
+        Some(failure) => failure,
+        None if waiting.picked => Error::Unready(timeout),
+        None => Error::NoEndpoints(timeout),
     }
 }
 

@@ -136,3 +136,144 @@ async fn an_abandoned_wait_does_not_shorten_the_next_one() {
         outcome.err().map(|e| e.to_string())
     );
 }
+
+/// What an endpoint's `poll_ready` does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Readiness {
+    Ready,
+    Never,
+    Fails,
+}
+
+/// An endpoint whose readiness is as its instance's name says (`never-…`, `fails-…`),
+/// and which answers with its instance's name.
+#[derive(Debug, Clone)]
+struct Moody {
+    id: Arc<str>,
+    readiness: Readiness,
+}
+
+impl Service<Req> for Moody {
+    type Response = Arc<str>;
+    type Error = BoxError;
+    type Future = Ready<Result<Arc<str>, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        match self.readiness {
+            Readiness::Ready => Poll::Ready(Ok(())),
+            // Never woken either: only a timer can get a caller out.
+            Readiness::Never => Poll::Pending,
+            Readiness::Fails => Poll::Ready(Err("overloaded".into())),
+        }
+    }
+
+    fn call(&mut self, _: Req) -> Self::Future {
+        ready(Ok(Arc::clone(&self.id)))
+    }
+}
+
+fn moody(cache: &InstanceCache) -> Endpointer<Moody> {
+    Endpointer::new(cache, |i: &Instance| {
+        let readiness = if i.id().starts_with("never") {
+            Readiness::Never
+        } else if i.id().starts_with("fails") {
+            Readiness::Fails
+        } else {
+            Readiness::Ready
+        };
+        Ok::<_, BoxError>(Moody {
+            id: Arc::from(i.id()),
+            readiness,
+        })
+    })
+    .unwrap()
+}
+
+/// An endpoint that is never ready, or whose readiness fails, is set aside within the
+/// ready timeout, and every request reaches the healthy one.
+#[tokio::test(start_paused = true)]
+async fn endpoints_that_are_never_ready_or_fail_readiness_are_set_aside() {
+    for bad in ["never-ready:80", "fails-ready:80"] {
+        let cache = InstanceCache::with_state(Instances::new([bad, "ok:80"]));
+        let endpointer = moody(&cache);
+        let mut service = balanced(&endpointer, Duration::from_secs(5));
+        for n in 0..6 {
+            let reply = bounded("a ready endpoint", async {
+                service.ready().await?.call(Req::new(n)).await
+            })
+            .await;
+            assert_eq!(&*reply.unwrap(), "ok:80", "{bad}, request {n}");
+        }
+    }
+}
+
+/// With nothing but an endpoint that is never ready, the wait ends at the ready timeout
+/// with a typed error; with nothing but failing ones, at once with the last failure.
+#[tokio::test(start_paused = true)]
+async fn a_wait_on_unready_endpoints_ends_with_a_typed_error() {
+    let cache = InstanceCache::with_state(Instances::new(["never-a:80", "never-b:80"]));
+    let endpointer = moody(&cache);
+    let mut service = balanced(&endpointer, Duration::from_secs(2));
+    let began = Instant::now();
+    let error = bounded("the wait", service.ready()).await.unwrap_err();
+    assert!(error.is_unready(), "{error:?}");
+    assert_eq!(began.elapsed(), Duration::from_secs(2));
+    assert_eq!(error.to_string(), "no endpoint became ready within 2s");
+
+    let cache = InstanceCache::with_state(Instances::new(["fails-a:80", "fails-b:80"]));
+    let endpointer = moody(&cache);
+    let mut service = balanced(&endpointer, Duration::from_secs(2));
+    let began = Instant::now();
+    let error = bounded("the wait", service.ready()).await.unwrap_err();
+    assert_eq!(
+        began.elapsed(),
+        Duration::ZERO,
+        "nothing else to try: no waiting"
+    );
+    let instance = error.instance().map(Instance::id);
+    assert!(
+        matches!(instance, Some("fails-a:80" | "fails-b:80")),
+        "{error:?}"
+    );
+    assert!(error.to_string().ends_with(": overloaded"), "{error}");
+}
+
+/// A wait on an endpoint that is never ready moves on when discovery replaces it.
+#[tokio::test(start_paused = true)]
+async fn a_pending_endpoint_removed_by_discovery_is_not_waited_on() {
+    let cache = Arc::new(InstanceCache::with_state(Instances::new(["never-a:80"])));
+    let endpointer = moody(&cache);
+    let mut service = balanced(&endpointer, Duration::from_secs(30));
+    let feeder = Arc::clone(&cache);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        feeder.update(Instances::new(["ok-b:80"]));
+    });
+    let began = Instant::now();
+    let reply = bounded("the new endpoint", async {
+        service.ready().await?.call(Req::new(0)).await
+    })
+    .await;
+    assert_eq!(&*reply.unwrap(), "ok-b:80");
+    assert!(
+        began.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        began.elapsed()
+    );
+}
+
+/// A ready timeout too long for the clock means no limit, not a panic.
+#[tokio::test(start_paused = true)]
+async fn an_endless_ready_timeout_does_not_panic() {
+    let cache = Arc::new(InstanceCache::with_state(Instances::empty()));
+    let endpointer = moody(&cache);
+    let mut service = balanced(&endpointer, Duration::MAX);
+    let waited = tokio::time::timeout(Duration::from_secs(3600), service.ready()).await;
+    assert!(waited.is_err(), "still waiting after an hour, as asked");
+    cache.update(Instances::new(["ok:80"]));
+    let reply = bounded("an endpoint", async {
+        service.ready().await?.call(Req::new(0)).await
+    })
+    .await;
+    assert_eq!(&*reply.unwrap(), "ok:80");
+}
