@@ -2,9 +2,11 @@
 //!
 //! - [`Balanced`] (and [`BalancedLayer`]): each request goes to the endpoint a
 //!   [`sd_lb::Balancer`] over an [`sd_core::Endpointer`] picks; readiness waits a bounded
-//!   time for an endpoint; errors name the instance; calls are traced with it.
-//! - [`RetryLayer`]: go-kit's retry (attempts, one deadline, a callback) on tower's retry
-//!   machinery, with a retry budget so retries cannot multiply load under failure.
+//!   time for a ready endpoint, setting aside ones that fail or stay not ready; errors
+//!   name the instance; calls are traced with it.
+//! - [`RetryLayer`]: go-kit's retry (attempts, one deadline, a callback), with a jittered
+//!   backoff, a retry budget so retries cannot multiply load under failure, and a typed
+//!   deadline error ([`sd_lb::RetryError`]) that keeps every attempt's error.
 //! - [`DiscoverInstances`]: an [`sd_core::Instancer`] as a `tower::discover::Discover`,
 //!   for `tower::balance::p2c` with `PeakEwma` or pending-requests load.
 //!
@@ -43,5 +45,5 @@ mod service;
 
 pub use discover::DiscoverInstances;
 pub use error::Error;
-pub use retry::{Callback, KeepTrying, RetryLayer, RetryPolicy};
+pub use retry::{Callback, KeepTrying, RetryLayer, RetryService};
 pub use service::{Balanced, BalancedLayer, ResponseFuture};

@@ -1,22 +1,29 @@
-//! Retry with go-kit's semantics on tower's retry machinery, capped by a retry budget.
+//! Retry with go-kit's semantics as a tower layer: attempts, one deadline whose error
+//! keeps every attempt's, a callback, a retry budget and a jittered backoff.
 
-use std::future::Ready;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tower::Layer;
+use sd_core::{Backoff, BoxError};
+use sd_lb::{KEPT_ERRORS, RetryError};
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::retry::{Policy, Retry};
-use tower::timeout::Timeout;
+use tower::{Layer, Service, ServiceExt};
 
 /// Retries failed requests through the inner service — typically a
 /// [`Balanced`](crate::Balanced) service, so each attempt gets a freshly picked endpoint —
 /// with go-kit's semantics: at most `max_attempts` attempts in total, one deadline over
-/// all of them (tower's `Timeout` outermost, which also cancels the attempt in flight),
-/// and an optional callback that sees each error, may replace it, and decides whether to
-/// go on.
+/// all of them (which also cancels the attempt in flight), and an optional callback that
+/// sees each error, may replace it, and decides whether to go on.
 ///
-/// A [`TpsBudget`] shared by all clones caps retries to a share of recent traffic, so a
+/// The service's error is a [`BoxError`]: the last attempt's error (the callback's
+/// replacement, if any) when attempts stop, or, when the deadline ends the request, an
+/// [`sd_lb::RetryError`]`<BoxError>` whose [`is_deadline`](RetryError::is_deadline)
+/// holds and which keeps every attempt's error (go-kit's bare "deadline exceeded" loses
+/// them). Retries wait sd-core's jittered [`Backoff`] (10 ms doubling to 250 ms), and a
+/// [`TpsBudget`] shared by all clones caps them to a share of recent traffic, so a
 /// failing backend does not get several times the load. Requests must be `Clone`.
 ///
 /// ```
@@ -32,6 +39,7 @@ pub struct RetryLayer<C = KeepTrying> {
     max_attempts: usize,
     timeout: Duration,
     budget: Arc<TpsBudget>,
+    backoff: Arc<Backoff>,
     callback: C,
 }
 
@@ -69,7 +77,8 @@ impl RetryLayer {
         Self {
             max_attempts: max_attempts.max(1),
             timeout,
-            budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
+            budget: sd_lb::default_budget(),
+            backoff: Arc::new(Backoff::default()),
             callback: KeepTrying,
         }
     }
@@ -91,12 +100,28 @@ impl<C> RetryLayer<C> {
         self
     }
 
+    /// Shares a budget with other retry loops (an `sd_lb::Retry`, another layer).
+    #[must_use]
+    pub fn shared_budget(mut self, budget: Arc<TpsBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The wait before each retry (default: 10 ms doubling to 250 ms, jittered);
+    /// [`Backoff::none`] retries at once.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Arc::new(backoff);
+        self
+    }
+
     /// Sets the callback (`Fn(attempt, &mut error) -> bool`).
     pub fn callback<C2>(self, callback: C2) -> RetryLayer<C2> {
         RetryLayer {
             max_attempts: self.max_attempts,
             timeout: self.timeout,
             budget: self.budget,
+            backoff: self.backoff,
             callback,
         }
     }
@@ -113,71 +138,162 @@ impl<C: std::fmt::Debug> std::fmt::Debug for RetryLayer<C> {
 }
 
 impl<S, C: Clone> Layer<S> for RetryLayer<C> {
-    type Service = Timeout<Retry<RetryPolicy<C>, S>>;
+    type Service = RetryService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let policy = RetryPolicy {
-            attempt: 0,
+        RetryService {
+            inner,
             max_attempts: self.max_attempts,
+            timeout: self.timeout,
             budget: Arc::clone(&self.budget),
+            backoff: Arc::clone(&self.backoff),
             callback: self.callback.clone(),
-        };
-        Timeout::new(Retry::new(policy, inner), self.timeout)
+        }
     }
 }
 
-/// The policy behind [`RetryLayer`]; tower clones it per request, so `attempt` counts the
-/// attempts of one request.
+/// The service of [`RetryLayer`].
 #[derive(Clone)]
-pub struct RetryPolicy<C> {
-    attempt: usize,
+pub struct RetryService<S, C> {
+    inner: S,
     max_attempts: usize,
+    timeout: Duration,
     budget: Arc<TpsBudget>,
+    backoff: Arc<Backoff>,
     callback: C,
 }
 
-impl<C> std::fmt::Debug for RetryPolicy<C> {
+impl<S: std::fmt::Debug, C> std::fmt::Debug for RetryService<S, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RetryPolicy")
-            .field("attempt", &self.attempt)
+        f.debug_struct("RetryService")
+            .field("inner", &self.inner)
             .field("max_attempts", &self.max_attempts)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl<Req, Res, E, C> Policy<Req, Res, E> for RetryPolicy<C>
+impl<S, C, Req> Service<Req> for RetryService<S, C>
 where
-    Req: Clone,
-    C: Callback<E>,
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxError> + Send + 'static,
+    C: Callback<S::Error> + Clone + Send + Sync + 'static,
+    Req: Clone + Send + 'static,
 {
-    type Future = Ready<()>;
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
 
-    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Ready<()>> {
-        let Err(error) = result else {
-            return None;
-        };
-        self.attempt += 1;
-        // The callback sees every failed attempt, the last included, so it can replace the
-        // error the caller gets (go-kit's semantics).
-        let keep_trying = self.callback.keep_trying(self.attempt, error);
-        if !keep_trying || self.attempt >= self.max_attempts {
-            return None;
-        }
-        if !self.budget.withdraw() {
-            tracing::debug!(
-                attempt = self.attempt,
-                "retry budget exhausted; not retrying"
-            );
-            return None;
-        }
-        Some(std::future::ready(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn clone_request(&mut self, request: &Req) -> Option<Req> {
-        // Called before every attempt; only a request's first attempt earns budget.
-        if self.attempt == 0 {
-            self.budget.deposit();
+    fn call(&mut self, request: Req) -> Self::Future {
+        // The instance polled ready makes the first attempt (it may hold a reservation);
+        // a clone takes its place here.
+        let clone = self.inner.clone();
+        let service = std::mem::replace(&mut self.inner, clone);
+        let this = RetryLoop {
+            max_attempts: self.max_attempts,
+            budget: Arc::clone(&self.budget),
+            backoff: Arc::clone(&self.backoff),
+            callback: self.callback.clone(),
+        };
+        let timeout = self.timeout;
+        Box::pin(async move {
+            this.budget.deposit();
+            let mut errors = Kept::default();
+            let run = this.run(service, request, &mut errors);
+            // A timeout too long for the clock means no deadline.
+            let outcome = match tokio::time::Instant::now().checked_add(timeout) {
+                Some(deadline) => tokio::time::timeout_at(deadline, run).await,
+                None => Ok(run.await),
+            };
+            match outcome {
+                Ok(result) => result,
+                Err(_elapsed) => {
+                    let error = RetryError::deadline_exceeded(errors.kept, errors.dropped, timeout);
+                    Err(Box::new(error) as BoxError)
+                }
+            }
+        })
+    }
+}
+
+/// One request's retry loop, owning what it needs.
+struct RetryLoop<C> {
+    max_attempts: usize,
+    budget: Arc<TpsBudget>,
+    backoff: Arc<Backoff>,
+    callback: C,
+}
+
+/// The most recent errors of a request's attempts, and how many older ones were let go.
+struct Kept<E> {
+    kept: Vec<E>,
+    dropped: usize,
+}
+
+impl<E> Default for Kept<E> {
+    fn default() -> Self {
+        Self {
+            kept: Vec::new(),
+            dropped: 0,
         }
-        Some(request.clone())
+    }
+}
+
+impl<C> RetryLoop<C> {
+    /// Attempts until one succeeds or retrying stops; every failed attempt's error is
+    /// recorded in `errors` (which outlives this future, for the deadline's error).
+    async fn run<S, Req>(
+        &self,
+        mut service: S,
+        request: Req,
+        errors: &mut Kept<BoxError>,
+    ) -> Result<S::Response, BoxError>
+    where
+        S: Service<Req> + Clone,
+        S::Error: Into<BoxError>,
+        C: Callback<S::Error>,
+        Req: Clone,
+    {
+        for attempt in 1.. {
+            let outcome = if attempt == 1 {
+                service.call(request.clone()).await
+            } else {
+                match service.ready().await {
+                    Ok(ready) => ready.call(request.clone()).await,
+                    Err(error) => Err(error),
+                }
+            };
+            let mut error = match outcome {
+                Ok(response) => return Ok(response),
+                Err(error) => error,
+            };
+            // The callback sees every failed attempt, the last included, so it can replace
+            // the error the caller gets (go-kit's semantics).
+            let keep_trying = self.callback.keep_trying(attempt, &mut error);
+            let last = !keep_trying || attempt >= self.max_attempts;
+            let retry_paid = !last && self.budget.withdraw();
+            if !last && !retry_paid {
+                tracing::debug!(attempt, "retry budget exhausted; not retrying");
+            }
+            if last || !retry_paid {
+                return Err(error.into());
+            }
+            // Kept for the deadline's error; the message is all that is needed of it.
+            let message: BoxError = error.into();
+            if errors.kept.len() == KEPT_ERRORS {
+                errors.kept.remove(0);
+                errors.dropped = errors.dropped.saturating_add(1);
+            }
+            errors.kept.push(message);
+            let retry = u32::try_from(attempt).unwrap_or(u32::MAX);
+            tokio::time::sleep(self.backoff.delay(retry)).await;
+        }
+        Err("retry attempts exhausted".into())
     }
 }

@@ -13,8 +13,16 @@ use sd_lb::RoundRobin;
 use sd_tower::{BalancedLayer, Error, RetryLayer};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tower::timeout::error::Elapsed;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+
+/// The error of a request the deadline ended: typed, with the attempts' errors.
+fn deadline_error(error: &BoxError) -> &sd_lb::RetryError<BoxError> {
+    let deadline = error
+        .downcast_ref::<sd_lb::RetryError<BoxError>>()
+        .unwrap_or_else(|| panic!("not a retry deadline error: {error:?}"));
+    assert!(deadline.is_deadline(), "{deadline:?}");
+    deadline
+}
 
 /// The error a `RetryLayer` stack returned, as the balanced service's error.
 fn balanced_error(error: &BoxError) -> &Error {
@@ -152,7 +160,12 @@ async fn the_deadline_cancels_the_attempt_in_flight() {
     let error = bounded("a request past its deadline", client.oneshot(Req::new(0)))
         .await
         .unwrap_err();
-    assert!(error.is::<Elapsed>(), "{error:?}");
+    let deadline = deadline_error(&error);
+    assert_eq!(deadline.timeout(), Some(Duration::from_secs(2)));
+    assert!(
+        deadline.raw_errors().is_empty(),
+        "the only attempt was cut off"
+    );
     assert!(began.elapsed() >= Duration::from_secs(2));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -188,7 +201,24 @@ async fn one_deadline_covers_all_attempts() {
     let error = bounded("a request past its deadline", client.oneshot(Req::new(0)))
         .await
         .unwrap_err();
-    assert!(error.is::<Elapsed>(), "{error:?}");
+    // The deadline's error keeps the errors of the attempts that failed before it.
+    let deadline = deadline_error(&error);
+    assert_eq!(deadline.raw_errors().len(), 2, "{deadline}");
+    assert!(
+        deadline
+            .raw_errors()
+            .iter()
+            .all(|e| e.to_string().ends_with("slow failure")),
+        "{deadline}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "retry deadline of 2.5s exceeded (previously: {}; {})",
+            deadline.raw_errors()[0],
+            deadline.raw_errors()[1]
+        )
+    );
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
 

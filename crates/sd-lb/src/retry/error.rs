@@ -26,6 +26,14 @@ enum Reason<E> {
 }
 
 impl<E> RetryError<E> {
+    /// The error of a call that ran past its `timeout`, with the raw errors of its
+    /// attempts (the most recent ones, `dropped` older ones not kept). For retry loops
+    /// outside this crate (sd-tower's `RetryLayer`), so that every deadline in `sd` reads
+    /// the same.
+    pub fn deadline_exceeded(raw_errors: Vec<E>, dropped: usize, timeout: Duration) -> Self {
+        Self::deadline(raw_errors, dropped, timeout)
+    }
+
     pub(super) fn stopped(raw_errors: Vec<E>, dropped: usize, replacement: Option<E>) -> Self {
         Self {
             raw_errors,
