@@ -6,6 +6,9 @@
 //! attempts through a balancer within one deadline, with go-kit's semantics and typed
 //! errors.
 //!
+//! Beyond go-kit, [`ZoneAware`] wraps any source and keeps to the caller's zone while it
+//! has enough endpoints (see [`zone`]); the balancer on top is unchanged.
+//!
 //! ```
 //! use std::time::Duration;
 //! use sd_core::{BoxError, Endpointer, FixedInstancer, Instance};
@@ -36,6 +39,7 @@ mod error;
 mod random;
 pub mod retry;
 mod round_robin;
+pub mod zone;
 
 pub use balancer::Balancer;
 pub use error::Error;
@@ -44,6 +48,7 @@ pub use retry::{
     Decision, KEPT_ERRORS, Retry, RetryError, TpsBudget, default_budget, retry, retry_with_callback,
 };
 pub use round_robin::RoundRobin;
+pub use zone::{ZoneAware, ZoneChoice};
 
 /// Compiles the README's Rust snippets as doctests, so the README cannot drift from the API.
 #[cfg(doctest)]

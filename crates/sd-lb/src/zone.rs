@@ -1,0 +1,288 @@
+//! `ZoneAware`: prefer the endpoints in the caller's own zone.
+//!
+//! # Design
+//!
+//! Zone affinity is a *filter on the endpoint list*, not a balancer of its own:
+//! [`ZoneAware`] is an [`EndpointSource`] that wraps any other source and hands on either
+//! the endpoints in the caller's zone or, when those are too few, all of them. Any balancer
+//! ([`RoundRobin`](crate::RoundRobin), [`Random`](crate::Random), your own) then picks
+//! from that list unchanged, and the filter composes with other filters of the same
+//! kind.
+//!
+//! The filtered list is computed once per list the inner source publishes, not once per
+//! pick: `ZoneAware` keeps the last result together with the list it came from, and a
+//! read that finds the same list (by [`Endpoints::ptr_eq`]) reuses it. So a read costs the
+//! inner source's read plus one `arc-swap` load and one pointer comparison, and allocates
+//! nothing; the list is filtered again, allocating once, only when discovery publishes a
+//! change. When every endpoint is local, or the filter falls back to all zones, the
+//! inner list itself is handed on and nothing is allocated even then.
+//!
+//! # When it falls back
+//!
+//! The local zone is used when it has at least [`min_local`](ZoneAware::min_local)
+//! endpoints (default 1) *and* at least [`min_local_percent`](ZoneAware::min_local_percent)
+//! percent of all endpoints (default 0). Otherwise every endpoint is used, whatever its
+//! zone, so that a zone that lost most of its instances is not overloaded. An empty local
+//! zone always falls back. Zones compare exactly (case matters); an instance without a
+//! zone is in no one's zone.
+//!
+//! The first choice and each change of it is a `debug` event of the `sd_lb::zone` target
+//! ("using the local zone", "falling back to all zones", "back to the local zone"), with
+//! the zone and the counts; reads that change nothing log nothing.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use sd_core::{EndpointSource, Endpoints, Error};
+
+/// Which endpoints a [`ZoneAware`] source currently hands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneChoice {
+    /// Only the endpoints in the caller's zone.
+    Local,
+    /// Every endpoint: the local zone had too few.
+    AllZones,
+}
+
+/// An [`EndpointSource`] that keeps to the caller's zone while it has enough endpoints,
+/// and falls back to all zones when it has not. See the [module docs](self) for the
+/// design.
+///
+/// ```
+/// use sd_core::{FixedEndpointer, Instance};
+/// use sd_lb::{Balancer, RoundRobin, ZoneAware, ZoneChoice};
+///
+/// let in_zone = |id: &str, zone: &str| Instance::builder(id).zone(zone).build();
+/// let source = FixedEndpointer::new([
+///     (in_zone("10.0.0.1:80", "eu-west-1a"), "a1"),
+///     (in_zone("10.0.1.1:80", "eu-west-1b"), "b1"),
+///     (in_zone("10.0.0.2:80", "eu-west-1a"), "a2"),
+/// ]);
+/// let rr = RoundRobin::new(ZoneAware::new(source, "eu-west-1a"));
+/// let picks: Vec<&str> = (0..4).map(|_| *rr.endpoint().unwrap()).collect();
+/// assert_eq!(picks, ["a1", "a2", "a1", "a2"]);
+/// assert_eq!(rr.source().choice(), Some(ZoneChoice::Local));
+/// ```
+pub struct ZoneAware<S: EndpointSource> {
+    source: S,
+    zone: Box<str>,
+    min_local: usize,
+    min_local_percent: u8,
+    /// The last list handed on, with the inner list it was made from.
+    cache: ArcSwapOption<View<S::Endpoint>>,
+}
+
+struct View<E> {
+    /// The inner source's list this view was made from.
+    upstream: Endpoints<E>,
+    /// What readers get.
+    list: Endpoints<E>,
+    /// `None` until a non-empty list has been seen.
+    choice: Option<ZoneChoice>,
+}
+
+impl<S: EndpointSource> ZoneAware<S> {
+    /// Prefers the endpoints of `source` whose instance is in `zone`.
+    pub fn new(source: S, zone: impl Into<String>) -> Self {
+        Self {
+            source,
+            zone: zone.into().into_boxed_str(),
+            min_local: 1,
+            min_local_percent: 0,
+            cache: ArcSwapOption::empty(),
+        }
+    }
+
+    /// Falls back to all zones when the local zone has fewer than `count` endpoints
+    /// (default 1; 0 counts as 1, since an empty zone cannot serve).
+    #[must_use]
+    pub fn min_local(mut self, count: usize) -> Self {
+        self.min_local = count;
+        self.cache.store(None);
+        self
+    }
+
+    /// Falls back to all zones when the local zone has fewer than `percent` percent of all
+    /// endpoints (default 0; values above 100 count as 100).
+    ///
+    /// ```
+    /// use sd_core::{FixedEndpointer, Instance};
+    /// use sd_lb::{ZoneAware, ZoneChoice};
+    /// use sd_core::EndpointSource;
+    ///
+    /// let at = |id: &str, zone: &str| (Instance::builder(id).zone(zone).build(), ());
+    /// // One local endpoint out of four: 25 %, under the 30 % asked for.
+    /// let source = FixedEndpointer::new([at("a:1", "a"), at("b:1", "b"), at("b:2", "b"), at("b:3", "b")]);
+    /// let zoned = ZoneAware::new(source, "a").min_local_percent(30);
+    /// assert_eq!(zoned.endpoints().unwrap().len(), 4);
+    /// assert_eq!(zoned.choice(), Some(ZoneChoice::AllZones));
+    /// ```
+    #[must_use]
+    pub fn min_local_percent(mut self, percent: u8) -> Self {
+        self.min_local_percent = percent.min(100);
+        self.cache.store(None);
+        self
+    }
+
+    /// The caller's zone.
+    pub fn zone(&self) -> &str {
+        &self.zone
+    }
+
+    /// The inner source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The choice made for the last list read, or `None` before any non-empty list was
+    /// read.
+    pub fn choice(&self) -> Option<ZoneChoice> {
+        self.cache.load().as_ref().and_then(|view| view.choice)
+    }
+
+    /// Filters `upstream`; `previous` is the view it replaces, for the choice of an empty
+    /// list (which has no better answer than the last one).
+    fn build(
+        &self,
+        upstream: &Endpoints<S::Endpoint>,
+        previous: Option<&View<S::Endpoint>>,
+    ) -> (View<S::Endpoint>, usize) {
+        let local = upstream
+            .iter()
+            .filter(|e| e.instance().zone() == Some(&*self.zone))
+            .count();
+        let total = upstream.len();
+        if total == 0 {
+            let view = View {
+                upstream: upstream.clone(),
+                list: upstream.clone(),
+                choice: previous.and_then(|p| p.choice),
+            };
+            return (view, local);
+        }
+        let choice = if enough(local, total, self.min_local, self.min_local_percent) {
+            ZoneChoice::Local
+        } else {
+            ZoneChoice::AllZones
+        };
+        let view = if choice == ZoneChoice::AllZones || local == total {
+            upstream.clone()
+        } else {
+            upstream
+                .iter()
+                .filter(|e| e.instance().zone() == Some(&*self.zone))
+                .cloned()
+                .collect()
+        };
+        let view = View {
+            upstream: upstream.clone(),
+            list: view,
+            choice: Some(choice),
+        };
+        (view, local)
+    }
+}
+
+/// Whether `local` endpoints out of `total` are enough to keep to the local zone.
+fn enough(local: usize, total: usize, min_local: usize, min_percent: u8) -> bool {
+    if local < min_local.max(1) {
+        return false;
+    }
+    // local / total >= percent / 100, without division or floats; u128 cannot overflow.
+    (local as u128) * 100 >= (total as u128) * u128::from(min_percent)
+}
+
+impl<S: EndpointSource> EndpointSource for ZoneAware<S> {
+    type Endpoint = S::Endpoint;
+
+    fn with_endpoints<R>(
+        &self,
+        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
+    ) -> R {
+        self.source.with_endpoints(|result| {
+            let upstream = match result {
+                Ok(upstream) => upstream,
+                Err(error) => return f(Err(error)),
+            };
+            let cached = self.cache.load();
+            if let Some(view) = cached.as_deref() {
+                if Endpoints::ptr_eq(&view.upstream, upstream) {
+                    return f(Ok(&view.list));
+                }
+            }
+            // A new list: filter it once, for every reader after this one.
+            let (view, local) = self.build(upstream, cached.as_deref());
+            let view = Arc::new(view);
+            let replaced = self
+                .cache
+                .compare_and_swap(&cached, Some(Arc::clone(&view)));
+            let won = match (replaced.as_ref(), cached.as_ref()) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            // Only the reader whose view was stored reports the change, so each change is
+            // reported once however many readers raced to filter the same list.
+            let before = cached.as_ref().and_then(|v| v.choice);
+            if won && view.choice != before {
+                let total = upstream.len();
+                match view.choice {
+                    Some(ZoneChoice::AllZones) => tracing::debug!(
+                        target: "sd_lb::zone",
+                        zone = &*self.zone,
+                        local,
+                        total,
+                        min_local = self.min_local.max(1),
+                        min_local_percent = self.min_local_percent,
+                        "falling back to all zones: too few endpoints in the local zone"
+                    ),
+                    Some(ZoneChoice::Local) if before.is_none() => tracing::debug!(
+                        target: "sd_lb::zone",
+                        zone = &*self.zone,
+                        local,
+                        total,
+                        "using the local zone"
+                    ),
+                    Some(ZoneChoice::Local) => tracing::debug!(
+                        target: "sd_lb::zone",
+                        zone = &*self.zone,
+                        local,
+                        total,
+                        "back to the local zone"
+                    ),
+                    None => {}
+                }
+            }
+            f(Ok(&view.list))
+        })
+    }
+}
+
+impl<S: EndpointSource + fmt::Debug> fmt::Debug for ZoneAware<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZoneAware")
+            .field("source", &self.source)
+            .field("zone", &self.zone)
+            .field("min_local", &self.min_local)
+            .field("min_local_percent", &self.min_local_percent)
+            .field("choice", &self.choice())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enough;
+
+    #[test]
+    fn enough_needs_both_the_count_and_the_share() {
+        assert!(!enough(0, 3, 0, 0), "an empty zone never serves");
+        assert!(enough(1, 3, 1, 0));
+        assert!(!enough(1, 3, 2, 0));
+        assert!(enough(1, 4, 1, 25));
+        assert!(!enough(1, 4, 1, 26));
+        assert!(enough(4, 4, 1, 100));
+        assert!(enough(usize::MAX, usize::MAX, usize::MAX, 100));
+    }
+}
