@@ -6,8 +6,12 @@
 //! attempts through a balancer within one deadline, with go-kit's semantics and typed
 //! errors.
 //!
-//! Beyond go-kit, [`ZoneAware`] wraps any source and keeps to the caller's zone while it
-//! has enough endpoints (see [`zone`]); the balancer on top is unchanged.
+//! Beyond go-kit, two filters wrap any source and leave the balancer unchanged:
+//! [`ZoneAware`] keeps to the caller's zone while it has enough endpoints (see [`zone`]),
+//! and [`Outliers`] sets aside, for a growing while, endpoints that keep failing (see
+//! [`outliers`]). They compose; put ejection inside zone affinity,
+//! `RoundRobin::new(ZoneAware::new(Outliers::new(source, config), zone))`, so that the
+//! local zone is judged by the endpoints that were not set aside.
 //!
 //! ```
 //! use std::time::Duration;
@@ -36,6 +40,7 @@
 
 mod balancer;
 mod error;
+pub mod outliers;
 mod random;
 pub mod retry;
 mod round_robin;
@@ -43,6 +48,7 @@ pub mod zone;
 
 pub use balancer::Balancer;
 pub use error::Error;
+pub use outliers::{Outcome, OutlierConfig, OutlierDetector, Outliers};
 pub use random::Random;
 pub use retry::{
     Decision, KEPT_ERRORS, Retry, RetryError, TpsBudget, default_budget, retry, retry_with_callback,

@@ -6,8 +6,8 @@
 //! [`ZoneAware`] is an [`EndpointSource`] that wraps any other source and hands on either
 //! the endpoints in the caller's zone or, when those are too few, all of them. Any balancer
 //! ([`RoundRobin`](crate::RoundRobin), [`Random`](crate::Random), your own) then picks
-//! from that list unchanged, and the filter composes with other filters of the same
-//! kind.
+//! from that list unchanged, and the filter composes with others, such as
+//! [`Outliers`](crate::Outliers).
 //!
 //! The filtered list is computed once per list the inner source publishes, not once per
 //! pick: `ZoneAware` keeps the last result together with the list it came from, and a

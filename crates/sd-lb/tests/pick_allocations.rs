@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use sd_core::{BoxError, Endpointer, FixedEndpointer, Instance, InstanceCache, Instances};
-use sd_lb::{Balancer, Random, RoundRobin};
+use sd_lb::{Balancer, Outcome, OutlierConfig, Outliers, Random, RoundRobin, ZoneAware};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -20,8 +20,9 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
 
 fn main() {
     picks_do_not_allocate();
+    filtered_picks_and_reports_do_not_allocate();
     // The closing line test runners print, for whoever reads the log.
-    println!("pick_allocations: 1 passed, 0 failed");
+    println!("pick_allocations: 2 passed, 0 failed");
 }
 
 fn picks_do_not_allocate() {
@@ -61,4 +62,46 @@ fn picks_do_not_allocate() {
         }
     });
     assert_eq!(n, 0, "failing picks allocated {n} blocks");
+}
+
+/// `ZoneAware` and `Outliers` filter a published list once; reads of the same list, and
+/// reports about instances in it, allocate nothing (here with one endpoint set aside, so
+/// the read path also reads the clock).
+fn filtered_picks_and_reports_do_not_allocate() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let source = FixedEndpointer::new((0..16).map(|i| {
+        let zone = if i % 2 == 0 { "a" } else { "b" };
+        (
+            Instance::builder(format!("10.0.0.{i}:80"))
+                .zone(zone)
+                .build(),
+            i,
+        )
+    }));
+    let picker = RoundRobin::new(ZoneAware::new(
+        Outliers::new(&source, OutlierConfig::default().consecutive_failures(1)),
+        "a",
+    ));
+    // The first read filters (and allocates); then set one endpoint aside, and read again.
+    let first = picker.endpoint().unwrap();
+    let detector = picker.source().source().detector().clone();
+    detector.report(first.instance(), Outcome::Failure);
+    let _ = picker.endpoint();
+
+    let n = allocations_during(|| {
+        for _ in 0..10_000 {
+            let endpoint = picker.endpoint().unwrap();
+            assert_eq!(endpoint.instance().zone(), Some("a"));
+            assert_ne!(endpoint.instance().id(), first.instance().id());
+            detector.report(endpoint.instance(), Outcome::Success);
+        }
+        detector.report_id("10.0.0.2:80", Outcome::Failure);
+        detector.report_id("10.0.0.2:80", Outcome::Success);
+    });
+    assert_eq!(n, 0, "filtered picks and reports allocated {n} blocks");
 }
