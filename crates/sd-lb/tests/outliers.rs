@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Events, Swappable, ep, ids};
+use common::{Swappable, ep, ids};
 use sd_core::{EndpointSource, Error as CoreError, FixedEndpointer};
 use sd_lb::{
     Balancer, Error, Outcome, OutlierConfig, OutlierDetector, Outliers, Random, RoundRobin,
@@ -275,33 +275,6 @@ async fn under_zone_affinity_ejections_count_against_the_local_zone() {
     assert_eq!(zoned_source.choice(), Some(ZoneChoice::AllZones));
     advance(Duration::from_secs(10)).await;
     assert_eq!(ids(&zoned_source), ["a1", "a2"]);
-}
-
-#[tokio::test(start_paused = true)]
-async fn ejections_and_returns_are_debug_events() {
-    let events = Events::default();
-    let outliers = Outliers::new(
-        one_bad_of_three(),
-        OutlierConfig::default().consecutive_failures(1),
-    );
-    let _guard = tracing::subscriber::set_default(events.clone());
-    ids(&outliers);
-    outliers
-        .detector()
-        .report_id("10.0.0.2:80", Outcome::Failure);
-    outliers
-        .detector()
-        .report_id("10.0.0.1:80", Outcome::Failure);
-    advance(Duration::from_secs(10)).await;
-    ids(&outliers);
-    assert_eq!(
-        events.messages("sd_lb::outliers"),
-        [
-            "endpoint set aside after failures in a row",
-            "endpoint kept: the most that may be set aside already are",
-            "endpoint returns",
-        ]
-    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Events, Swappable, ep, ids, zoned};
+use common::{Swappable, ep, ids, zoned};
 use sd_core::{EndpointSource, Endpoints, Error as CoreError, FixedEndpointer, Instance};
 use sd_lb::{Balancer, Error, Random, RoundRobin, ZoneAware, ZoneChoice};
 
@@ -130,33 +130,4 @@ fn errors_and_empty_lists_pass_through() {
     assert_eq!(rr.endpoint().unwrap_err(), Error::NoEndpoints);
     // An empty list keeps the last choice rather than inventing one.
     assert_eq!(rr.source().choice(), Some(ZoneChoice::Local));
-}
-
-#[test]
-fn each_change_of_choice_is_one_debug_event() {
-    let events = Events::default();
-    let source = Swappable::new(vec![zoned("a1", "a"), zoned("b1", "b")]);
-    let zoned_source = ZoneAware::new(&source, "a");
-    tracing::subscriber::with_default(events.clone(), || {
-        let read = || {
-            for _ in 0..5 {
-                zoned_source.endpoints().unwrap();
-            }
-        };
-        read();
-        source.set(vec![zoned("b1", "b"), zoned("b2", "b")]);
-        read();
-        source.set(vec![zoned("b1", "b"), zoned("b2", "b"), zoned("b3", "b")]);
-        read();
-        source.set(vec![zoned("a1", "a"), zoned("b1", "b")]);
-        read();
-    });
-    assert_eq!(
-        events.messages("sd_lb::zone"),
-        [
-            "using the local zone",
-            "falling back to all zones: too few endpoints in the local zone",
-            "back to the local zone",
-        ]
-    );
 }
