@@ -48,7 +48,7 @@ pub mod zone;
 
 pub use balancer::Balancer;
 pub use error::Error;
-pub use outliers::{Outcome, OutlierConfig, OutlierDetector, Outliers};
+pub use outliers::{Outcome, OutlierConfig, OutlierDetector, Outliers, Reporting};
 pub use random::Random;
 pub use retry::{
     Decision, KEPT_ERRORS, Retry, RetryError, TpsBudget, default_budget, retry, retry_with_callback,

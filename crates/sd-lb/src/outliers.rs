@@ -52,7 +52,10 @@
 //!
 //! Reports need only the instance, which every [`Endpoint`](sd_core::Endpoint) carries,
 //! and failed calls through `sd_tower::Balanced` name it (`Error::Endpoint { instance,
-//! .. }`); a clone of the [`OutlierDetector`] can sit wherever the outcome is known.
+//! .. }`); a clone of the [`OutlierDetector`] can sit wherever the outcome is known. When
+//! endpoints are tower services (as under `sd_tower::Balanced`), the simplest place is the
+//! endpoint factory: [`OutlierDetector::reporting`] wraps each instance's service in a
+//! [`Reporting`] service that reports its own outcomes, judged by a [`Classify`]er.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -63,6 +66,10 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use sd_core::{EndpointSource, Endpoints, Error, Instance};
 use tokio::time::Instant;
+
+mod reporting;
+
+pub use reporting::{Classify, ErrorsAreFailures, Reporting, ReportingFuture};
 
 /// How one call through an endpoint went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

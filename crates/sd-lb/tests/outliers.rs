@@ -304,3 +304,112 @@ fn callers_on_several_threads_see_at_most_n_errors_plus_calls_under_way() {
     assert!(errors < N as usize + THREADS, "{errors} errors");
     assert!(rr.source().detector().is_ejected("10.0.0.2:80"));
 }
+
+mod reporting {
+    use std::task::{Context, Poll};
+
+    use sd_core::{BoxError, FixedEndpointer, Instance};
+    use sd_lb::outliers::ErrorsAreFailures;
+    use sd_lb::{Balancer, Outcome, OutlierConfig, OutlierDetector, Outliers, RoundRobin};
+    use tower::{Service, ServiceExt, service_fn};
+
+    use super::ids;
+
+    /// A service whose readiness always fails, as a client that cannot connect.
+    #[derive(Clone)]
+    struct Unreachable;
+
+    impl Service<()> for Unreachable {
+        type Response = ();
+        type Error = BoxError;
+        type Future = std::future::Ready<Result<(), BoxError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Err("connection refused".into()))
+        }
+
+        fn call(&mut self, (): ()) -> Self::Future {
+            std::future::ready(Err("not ready".into()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wrapped_services_report_their_own_outcomes() {
+        let detector = OutlierDetector::new(OutlierConfig::default().consecutive_failures(2));
+        let ok = |id: &str| -> (String, bool) { (id.to_owned(), true) };
+        let source = FixedEndpointer::new([ok("a"), ok("b"), ok("c")]);
+        let outliers = Outliers::with_detector(source, detector.clone());
+        ids(&outliers);
+
+        // By default an error is a failure and a response a success.
+        let flaky = service_fn(|fail: bool| async move {
+            if fail {
+                Err::<(), BoxError>("boom".into())
+            } else {
+                Ok(())
+            }
+        });
+        let mut a = detector.reporting(Instance::new("a"), flaky, ErrorsAreFailures);
+        assert_eq!(a.instance().id(), "a");
+        a.ready().await.unwrap().call(true).await.unwrap_err();
+        a.ready().await.unwrap().call(false).await.unwrap();
+        a.ready().await.unwrap().call(true).await.unwrap_err();
+        assert!(
+            !detector.is_ejected("a"),
+            "the success in between reset the count"
+        );
+        a.ready().await.unwrap().call(true).await.unwrap_err();
+        assert!(detector.is_ejected("a"));
+
+        // A classifier may call answers failures.
+        let slow = service_fn(|ms: u64| async move { Ok::<u64, BoxError>(ms) });
+        let too_slow = |r: &Result<u64, BoxError>| match r {
+            Ok(ms) if *ms < 100 => Outcome::Success,
+            _ => Outcome::Failure,
+        };
+        let mut b = detector.reporting(Instance::new("b"), slow, too_slow);
+        assert_eq!(b.ready().await.unwrap().call(500).await.unwrap(), 500);
+        // A future dropped before it finished reports nothing.
+        drop(b.ready().await.unwrap().call(500));
+        b.ready().await.unwrap().call(5).await.unwrap();
+        b.ready().await.unwrap().call(500).await.unwrap();
+        assert!(!detector.is_ejected("b"));
+
+        // Readiness errors are failures too (and `a` has returned by now).
+        tokio::time::advance(std::time::Duration::from_secs(10)).await;
+        let mut c = detector.reporting(Instance::new("c"), Unreachable, ErrorsAreFailures);
+        for _ in 0..2 {
+            assert!(c.ready().await.is_err());
+        }
+        assert!(detector.is_ejected("c"));
+        assert_eq!(ids(&outliers), ["a", "b"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_balancer_over_reporting_endpoints_stops_picking_the_failing_one() {
+        let detector = OutlierDetector::new(OutlierConfig::default().consecutive_failures(3));
+        let endpoint = |id: &str| {
+            let bad = id == "10.0.0.2:80";
+            let service = service_fn(move |(): ()| async move {
+                if bad {
+                    Err::<(), BoxError>("refused".into())
+                } else {
+                    Ok(())
+                }
+            });
+            let service = detector.reporting(Instance::new(id), service, ErrorsAreFailures);
+            (id.to_owned(), service)
+        };
+        let source =
+            FixedEndpointer::new(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"].map(endpoint));
+        let rr = RoundRobin::new(Outliers::with_detector(source, detector.clone()));
+        let mut errors = 0;
+        for _ in 0..300 {
+            let service = (*rr.endpoint().unwrap()).clone();
+            if service.oneshot(()).await.is_err() {
+                errors += 1;
+            }
+        }
+        assert_eq!(errors, 3);
+    }
+}
