@@ -14,11 +14,14 @@
 //!   [`consecutive_failures`](OutlierConfig::consecutive_failures) failures in a row (5 by
 //!   default). What a failure is — a connect error, a 503, a slow answer — is the
 //!   caller's call: it reports [`Outcome::Failure`] for whatever its classifier says.
-//!   A success resets the count.
+//!   A success resets the count. Outcomes of calls that were under way when the
+//!   endpoint was set aside are ignored.
 //! - **For how long:** [`base_ejection`](OutlierConfig::base_ejection) (10 s) the first
 //!   time, doubling with each ejection up to
 //!   [`max_ejection`](OutlierConfig::max_ejection) (5 min). An endpoint that stays in
 //!   the set for longer than `max_ejection` after returning starts again from the base.
+//!   (An ejection that would end beyond the clock's range, from an absurd configuration,
+//!   is not made: nothing panics and nothing is set aside for ever.)
 //! - **How many:** never more than
 //!   [`max_ejection_percent`](OutlierConfig::max_ejection_percent) percent of the set
 //!   (50 % by default, rounded down, and never all of it): when too many endpoints fail,
@@ -31,7 +34,8 @@
 //!
 //! State is kept per instance id, in a map that holds exactly the instances of the last
 //! list read: instances discovery removed are forgotten, and reports about instances not
-//! in the list are ignored, so memory is bounded by the size of the set.
+//! in the list are ignored (so are reports made before the first read), and memory is
+//! bounded by the size of the set.
 //!
 //! # Cost
 //!
@@ -415,6 +419,10 @@ impl OutlierDetector {
             }
         }
         table.health.retain(|_, h| h.seen == epoch);
+        // After a big set shrank, give the memory back too.
+        if table.health.capacity() > 4 * table.health.len().max(16) {
+            table.health.shrink_to_fit();
+        }
         let failing = table.health.values().filter(|h| h.failures > 0).count();
         shared.failing.store(failing, Ordering::Relaxed);
         table.expire(now, &shared.failing);
