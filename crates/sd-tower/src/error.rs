@@ -11,7 +11,8 @@ pub enum Error {
     /// No endpoint became available within the readiness wait.
     #[error("no endpoints available after waiting {0:?}")]
     NoEndpoints(Duration),
-    /// Endpoints were picked, but none became ready within the readiness wait.
+    /// No endpoint became ready within the readiness wait (endpoints were there, or, under
+    /// a [`ReadyTimeout`](crate::ReadyTimeout), the service did not say).
     #[error("no endpoint became ready within {0:?}")]
     Unready(Duration),
     /// The endpoint source failed (discovery error with invalidation, or closed).

@@ -8,7 +8,8 @@
 //!   backoff, a retry budget so retries cannot multiply load under failure, and a typed
 //!   deadline error ([`sd_lb::RetryError`]) that keeps every attempt's error.
 //! - [`DiscoverInstances`]: an [`sd_core::Instancer`] as a `tower::discover::Discover`,
-//!   for `tower::balance::p2c` with `PeakEwma` or pending-requests load.
+//!   for `tower::balance::p2c` with `PeakEwma` or pending-requests load; under a
+//!   [`ReadyTimeoutLayer`] its callers get the same bounded wait `Balanced` gives.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -40,10 +41,12 @@
 
 mod discover;
 mod error;
+mod ready_timeout;
 mod retry;
 mod service;
 
 pub use discover::DiscoverInstances;
 pub use error::Error;
+pub use ready_timeout::{ErrInto, ReadyTimeout, ReadyTimeoutLayer};
 pub use retry::{Callback, KeepTrying, RetryLayer, RetryService};
 pub use service::{Balanced, BalancedLayer, ResponseFuture};

@@ -184,3 +184,72 @@ async fn discover_stream_keeps_services_on_an_error_event() {
     drive(&mut balance, 100, 200, 4).await;
     assert_fair(&log.per_instance(), &["a:1", "b:1"], 200);
 }
+
+/// With no instance discovered yet, p2c is not ready for as long as that lasts; under
+/// `ReadyTimeoutLayer` the wait is bounded like `Balanced`'s, and once instances appear
+/// requests flow.
+#[tokio::test(start_paused = true)]
+async fn p2c_under_a_ready_timeout_does_not_wait_for_ever() {
+    let log = Log::default();
+    let cache = std::sync::Arc::new(InstanceCache::new());
+    let mut service = tower::ServiceBuilder::new()
+        .layer(sd_tower::ReadyTimeoutLayer::new(
+            std::time::Duration::from_secs(2),
+        ))
+        .service(Balance::new(PendingRequestsDiscover::new(
+            DiscoverInstances::new(&*cache, recording(&log, |_| Behaviour::Healthy)),
+            CompleteOnResponse::default(),
+        )));
+    let began = tokio::time::Instant::now();
+    let Err(error) = harness::bounded("the wait", service.ready())
+        .await
+        .map(drop)
+    else {
+        panic!("ready with no instance");
+    };
+    assert_eq!(began.elapsed(), std::time::Duration::from_secs(2));
+    let typed = error
+        .downcast_ref::<sd_tower::Error>()
+        .unwrap_or_else(|| panic!("not an sd_tower::Error: {error:?}"));
+    assert!(typed.is_unready(), "{typed:?}");
+
+    cache.update(Instances::new(["a:1"]));
+    let reply = harness::bounded("a request", async {
+        service.ready().await?.call(Req::new(0)).await
+    })
+    .await
+    .unwrap();
+    assert_eq!(&*reply, "a:1");
+}
+
+/// A wait its caller gave up on does not shorten the next one: the new wait gets the
+/// whole timeout.
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_p2c_wait_does_not_shorten_the_next_one() {
+    let log = Log::default();
+    let cache = std::sync::Arc::new(InstanceCache::new());
+    let mut service = tower::ServiceBuilder::new()
+        .layer(sd_tower::ReadyTimeoutLayer::new(
+            std::time::Duration::from_secs(2),
+        ))
+        .service(Balance::new(PendingRequestsDiscover::new(
+            DiscoverInstances::new(&*cache, recording(&log, |_| Behaviour::Healthy)),
+            CompleteOnResponse::default(),
+        )));
+    let abandoned =
+        tokio::time::timeout(std::time::Duration::from_millis(1500), service.ready()).await;
+    assert!(abandoned.is_err(), "still waiting when abandoned");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let began = tokio::time::Instant::now();
+    let Err(error) = harness::bounded("the second wait", service.ready())
+        .await
+        .map(drop)
+    else {
+        panic!("ready with no instance");
+    };
+    assert!(
+        error.to_string().contains("no endpoint became ready"),
+        "{error}"
+    );
+    assert_eq!(began.elapsed(), std::time::Duration::from_secs(2));
+}
