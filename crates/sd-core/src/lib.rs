@@ -39,7 +39,7 @@ mod instance;
 mod instancer;
 mod registrar;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, splitmix64};
 pub use cache::InstanceCache;
 pub use endpoint::{Endpoint, EndpointSource, Endpoints};
 pub use endpointer::{Endpointer, EndpointerBuilder};

@@ -1,7 +1,7 @@
 //! `Random`: a uniform pick, thread-safe and seedable.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use sd_core::{Endpoint, EndpointSource};
 
@@ -30,10 +30,6 @@ pub struct Random<S> {
     state: Padded<AtomicU64>,
 }
 
-/// `SplitMix64`'s increment: an odd constant near 2^64 / φ, so successive states are well
-/// spread before mixing.
-const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
-
 impl<S> Random<S> {
     /// A random balancer seeded from the process's hash randomness.
     pub fn new(source: S) -> Self {
@@ -54,14 +50,7 @@ impl<S> Random<S> {
     }
 
     fn next_u64(&self) -> u64 {
-        let mut z = self
-            .state
-            .0
-            .fetch_add(GAMMA, Ordering::Relaxed)
-            .wrapping_add(GAMMA);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        sd_core::splitmix64(&self.state.0)
     }
 }
 
