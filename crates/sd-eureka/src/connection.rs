@@ -19,7 +19,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use tokio::time::{Instant, Sleep};
 
@@ -51,6 +51,10 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'`')
     .add(b'{')
     .add(b'}');
+
+/// How long an idle pooled connection is kept: below the 20 s after which servers close
+/// theirs.
+const POOL_IDLE: Duration = Duration::from_secs(15);
 
 /// Answers larger than this (as received; a sixteenth of it when gzipped) are gunzipped
 /// and decoded on tokio's blocking pool: a 10,000-instance registry takes tens of milliseconds, which would stall every
@@ -266,7 +270,13 @@ impl ConnectionBuilder {
         };
         #[cfg(not(feature = "tls"))]
         let connector = http;
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        // Servers close idle keep-alive connections after 20 s (Tomcat under a real
+        // Eureka server, and sd-eureka-server): let them go sooner here, so that a request
+        // never races the server's close on a connection that looked reusable.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .build(connector);
         let count = urls.len();
         Ok(Connection {
             inner: Arc::new(Inner {
