@@ -51,7 +51,8 @@ pub use error::Error;
 pub use outliers::{Outcome, OutlierConfig, OutlierDetector, Outliers, Reporting};
 pub use random::Random;
 pub use retry::{
-    Decision, KEPT_ERRORS, Retry, RetryError, TpsBudget, default_budget, retry, retry_with_callback,
+    Decision, ErrorLog, KEPT_ERRORS, Retry, RetryError, TpsBudget, default_budget, retry,
+    retry_with_callback,
 };
 pub use round_robin::RoundRobin;
 pub use zone::{ZoneAware, ZoneChoice};

@@ -161,7 +161,7 @@ impl<B, C> Retry<B, C> {
         F: FnMut(Endpoint<B::Endpoint>) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut raw_errors = Errors::default();
+        let mut raw_errors = ErrorLog::default();
         self.budget.deposit();
         let attempts = self.attempts(&mut attempt, &mut raw_errors);
         // A timeout too large to represent means no deadline.
@@ -171,17 +171,11 @@ impl<B, C> Retry<B, C> {
         };
         match outcome {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(Ended::Stopped(replacement))) => Err(RetryError::stopped(
-                raw_errors.kept,
-                raw_errors.dropped,
-                replacement,
-            )),
-            Ok(Err(Ended::Budget)) => Err(RetryError::budget(raw_errors.kept, raw_errors.dropped)),
-            Err(_elapsed) => Err(RetryError::deadline(
-                raw_errors.kept,
-                raw_errors.dropped,
-                self.timeout,
-            )),
+            Ok(Err(Ended::Stopped(replacement))) => {
+                Err(RetryError::stopped(raw_errors, replacement))
+            }
+            Ok(Err(Ended::Budget)) => Err(RetryError::budget(raw_errors)),
+            Err(_elapsed) => Err(RetryError::deadline_exceeded(raw_errors, self.timeout)),
         }
     }
 
@@ -190,7 +184,7 @@ impl<B, C> Retry<B, C> {
     async fn attempts<T, E, F, Fut>(
         &self,
         attempt: &mut F,
-        raw_errors: &mut Errors<E>,
+        raw_errors: &mut ErrorLog<E>,
     ) -> Result<T, Ended<E>>
     where
         B: Balancer,
@@ -235,13 +229,15 @@ enum Ended<E> {
     Budget,
 }
 
-/// The most recent [`KEPT_ERRORS`] raw errors, and how many older ones were let go.
-struct Errors<E> {
+/// The raw errors of one call's attempts, as a [`RetryError`] keeps them: the most recent
+/// [`KEPT_ERRORS`], and a count of the older ones let go. Public for retry loops outside
+/// this crate (sd-tower's `RetryLayer`), so every loop in `sd` bounds its errors alike.
+pub struct ErrorLog<E> {
     kept: Vec<E>,
     dropped: usize,
 }
 
-impl<E> Default for Errors<E> {
+impl<E> Default for ErrorLog<E> {
     fn default() -> Self {
         Self {
             kept: Vec::new(),
@@ -250,12 +246,17 @@ impl<E> Default for Errors<E> {
     }
 }
 
-impl<E> Errors<E> {
-    fn push(&mut self, error: E) {
+impl<E> ErrorLog<E> {
+    /// Records one attempt's error, letting the oldest go past [`KEPT_ERRORS`].
+    pub fn push(&mut self, error: E) {
         if self.kept.len() == KEPT_ERRORS {
             self.kept.remove(0);
             self.dropped = self.dropped.saturating_add(1);
         }
         self.kept.push(error);
+    }
+
+    fn into_parts(self) -> (Vec<E>, usize) {
+        (self.kept, self.dropped)
     }
 }

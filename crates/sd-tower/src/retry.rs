@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use sd_core::{Backoff, BoxError};
-use sd_lb::{KEPT_ERRORS, RetryError};
+use sd_lb::{ErrorLog, RetryError};
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::{Layer, Service, ServiceExt};
 
@@ -204,7 +204,7 @@ where
         let timeout = self.timeout;
         Box::pin(async move {
             this.budget.deposit();
-            let mut errors = Kept::default();
+            let mut errors = ErrorLog::default();
             let run = this.run(service, request, &mut errors);
             // A timeout too long for the clock means no deadline.
             let outcome = match tokio::time::Instant::now().checked_add(timeout) {
@@ -214,7 +214,7 @@ where
             match outcome {
                 Ok(result) => result,
                 Err(_elapsed) => {
-                    let error = RetryError::deadline_exceeded(errors.kept, errors.dropped, timeout);
+                    let error = RetryError::deadline_exceeded(errors, timeout);
                     Err(Box::new(error) as BoxError)
                 }
             }
@@ -230,21 +230,6 @@ struct RetryLoop<C> {
     callback: C,
 }
 
-/// The most recent errors of a request's attempts, and how many older ones were let go.
-struct Kept<E> {
-    kept: Vec<E>,
-    dropped: usize,
-}
-
-impl<E> Default for Kept<E> {
-    fn default() -> Self {
-        Self {
-            kept: Vec::new(),
-            dropped: 0,
-        }
-    }
-}
-
 impl<C> RetryLoop<C> {
     /// Attempts until one succeeds or retrying stops; every failed attempt's error is
     /// recorded in `errors` (which outlives this future, for the deadline's error).
@@ -252,7 +237,7 @@ impl<C> RetryLoop<C> {
         &self,
         mut service: S,
         request: Req,
-        errors: &mut Kept<BoxError>,
+        errors: &mut ErrorLog<BoxError>,
     ) -> Result<S::Response, BoxError>
     where
         S: Service<Req> + Clone,
@@ -284,13 +269,8 @@ impl<C> RetryLoop<C> {
             if last || !retry_paid {
                 return Err(error.into());
             }
-            // Kept for the deadline's error; the message is all that is needed of it.
-            let message: BoxError = error.into();
-            if errors.kept.len() == KEPT_ERRORS {
-                errors.kept.remove(0);
-                errors.dropped = errors.dropped.saturating_add(1);
-            }
-            errors.kept.push(message);
+            // Kept for the deadline's error.
+            errors.push(error.into());
             let retry = u32::try_from(attempt).unwrap_or(u32::MAX);
             tokio::time::sleep(self.backoff.delay(retry)).await;
         }

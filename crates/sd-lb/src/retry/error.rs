@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::ErrorLog;
+
 /// Why [`Retry::call`](super::Retry::call) gave up.
 ///
 /// It keeps the raw errors in order: every one, up to the most recent
@@ -27,34 +29,26 @@ enum Reason<E> {
 
 impl<E> RetryError<E> {
     /// The error of a call that ran past its `timeout`, with the raw errors of its
-    /// attempts (the most recent ones, `dropped` older ones not kept). For retry loops
-    /// outside this crate (sd-tower's `RetryLayer`), so that every deadline in `sd` reads
-    /// the same.
-    pub fn deadline_exceeded(raw_errors: Vec<E>, dropped: usize, timeout: Duration) -> Self {
-        Self::deadline(raw_errors, dropped, timeout)
+    /// attempts. Public for retry loops outside this crate (sd-tower's `RetryLayer`), so
+    /// that every deadline in `sd` reads the same.
+    pub fn deadline_exceeded(log: ErrorLog<E>, timeout: Duration) -> Self {
+        Self::new(log, Reason::Deadline { timeout })
     }
 
-    pub(super) fn stopped(raw_errors: Vec<E>, dropped: usize, replacement: Option<E>) -> Self {
+    pub(super) fn stopped(log: ErrorLog<E>, replacement: Option<E>) -> Self {
+        Self::new(log, Reason::Stopped { replacement })
+    }
+
+    pub(super) fn budget(log: ErrorLog<E>) -> Self {
+        Self::new(log, Reason::Budget)
+    }
+
+    fn new(log: ErrorLog<E>, reason: Reason<E>) -> Self {
+        let (raw_errors, dropped) = log.into_parts();
         Self {
             raw_errors,
             dropped,
-            reason: Reason::Stopped { replacement },
-        }
-    }
-
-    pub(super) fn budget(raw_errors: Vec<E>, dropped: usize) -> Self {
-        Self {
-            raw_errors,
-            dropped,
-            reason: Reason::Budget,
-        }
-    }
-
-    pub(super) fn deadline(raw_errors: Vec<E>, dropped: usize, timeout: Duration) -> Self {
-        Self {
-            raw_errors,
-            dropped,
-            reason: Reason::Deadline { timeout },
+            reason,
         }
     }
 
