@@ -363,3 +363,45 @@ async fn slow_but_healthy_servers_still_answer_within_the_deadline() {
     assert_eq!(server_addresses(&apps, APP), ["127.0.0.1:8001"]);
     a.deregister().await.unwrap();
 }
+
+/// An expected refusal (the 403 a gated node gives deltas) is an answer, but says nothing
+/// of the URL's health: it must not clear the failures the URL has in a row, or a node
+/// that refuses every full fetch would be set aside for the base period for ever instead
+/// of ever longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expected_refusal_does_not_restore_a_failing_url() {
+    let live = server().await;
+    let gated = RawServer::start(|request| {
+        if request.path().ends_with("/apps/delta") {
+            Reply::status(403, "sync pending")
+        } else {
+            Reply::status(503, "not ready")
+        }
+    })
+    .await;
+    let quarantine = Duration::from_secs(2);
+    let conn = connection_builder(&[&gated.base_url(), &live.base_url()])
+        .quarantine(quarantine)
+        .build()
+        .unwrap();
+    let full = |n| gated.count("GET", "/eureka/apps") == n;
+
+    // A first failure: set aside for 2 s.
+    conn.applications().await.unwrap();
+    assert!(full(1));
+    tokio::time::sleep(quarantine + Duration::from_millis(500)).await;
+    // Back in turn: the delta's 403 is its answer (the caller falls back to a full fetch).
+    assert_eq!(
+        conn.delta().await.unwrap_err().status(),
+        Some(StatusCode::FORBIDDEN)
+    );
+    // The second full-fetch failure in a row: 4 s aside, not 2 s.
+    conn.applications().await.unwrap();
+    assert!(full(2));
+    tokio::time::sleep(quarantine + Duration::from_millis(500)).await;
+    conn.applications().await.unwrap();
+    assert!(
+        full(2),
+        "the gated node was tried again after the base period"
+    );
+}
