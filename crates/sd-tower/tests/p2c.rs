@@ -185,21 +185,27 @@ async fn discover_stream_keeps_services_on_an_error_event() {
     assert_fair(&log.per_instance(), &["a:1", "b:1"], 200);
 }
 
+/// p2c with pending-requests load over `cache`, its readiness waits bounded at 2 s.
+fn p2c_with_ready_timeout(
+    cache: &InstanceCache,
+) -> impl Service<Req, Response = Arc<str>, Error = BoxError> {
+    tower::ServiceBuilder::new()
+        .layer(sd_tower::ReadyTimeoutLayer::new(
+            std::time::Duration::from_secs(2),
+        ))
+        .service(Balance::new(PendingRequestsDiscover::new(
+            DiscoverInstances::new(cache, recording(&Log::default(), |_| Behaviour::Healthy)),
+            CompleteOnResponse::default(),
+        )))
+}
+
 /// With no instance discovered yet, p2c is not ready for as long as that lasts; under
 /// `ReadyTimeoutLayer` the wait is bounded like `Balanced`'s, and once instances appear
 /// requests flow.
 #[tokio::test(start_paused = true)]
 async fn p2c_under_a_ready_timeout_does_not_wait_for_ever() {
-    let log = Log::default();
-    let cache = std::sync::Arc::new(InstanceCache::new());
-    let mut service = tower::ServiceBuilder::new()
-        .layer(sd_tower::ReadyTimeoutLayer::new(
-            std::time::Duration::from_secs(2),
-        ))
-        .service(Balance::new(PendingRequestsDiscover::new(
-            DiscoverInstances::new(&*cache, recording(&log, |_| Behaviour::Healthy)),
-            CompleteOnResponse::default(),
-        )));
+    let cache = InstanceCache::new();
+    let mut service = p2c_with_ready_timeout(&cache);
     let began = tokio::time::Instant::now();
     let Err(error) = harness::bounded("the wait", service.ready())
         .await
@@ -226,16 +232,8 @@ async fn p2c_under_a_ready_timeout_does_not_wait_for_ever() {
 /// whole timeout.
 #[tokio::test(start_paused = true)]
 async fn an_abandoned_p2c_wait_does_not_shorten_the_next_one() {
-    let log = Log::default();
-    let cache = std::sync::Arc::new(InstanceCache::new());
-    let mut service = tower::ServiceBuilder::new()
-        .layer(sd_tower::ReadyTimeoutLayer::new(
-            std::time::Duration::from_secs(2),
-        ))
-        .service(Balance::new(PendingRequestsDiscover::new(
-            DiscoverInstances::new(&*cache, recording(&log, |_| Behaviour::Healthy)),
-            CompleteOnResponse::default(),
-        )));
+    let cache = InstanceCache::new();
+    let mut service = p2c_with_ready_timeout(&cache);
     let abandoned =
         tokio::time::timeout(std::time::Duration::from_millis(1500), service.ready()).await;
     assert!(abandoned.is_err(), "still waiting when abandoned");
