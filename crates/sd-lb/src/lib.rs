@@ -39,6 +39,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod balancer;
+mod derived;
 mod error;
 pub mod outliers;
 mod random;

@@ -67,9 +67,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use sd_core::{EndpointSource, Endpoints, Error, Instance};
 use tokio::time::Instant;
+
+use crate::derived::DerivedList;
 
 mod reporting;
 
@@ -397,7 +398,7 @@ impl OutlierDetector {
 
     /// Syncs the table with `upstream`, returns finished ejections, and builds the list
     /// readers get.
-    fn build<E>(&self, upstream: &Endpoints<E>) -> View<E> {
+    fn build<E>(&self, upstream: &Endpoints<E>) -> (Endpoints<E>, Made) {
         let now = Instant::now();
         let shared = &*self.shared;
         let mut table = self.lock();
@@ -451,12 +452,11 @@ impl OutlierDetector {
         } else {
             Endpoints::new(kept)
         };
-        View {
-            upstream: upstream.clone(),
-            list: view,
+        let made = Made {
             generation: shared.generation.load(Ordering::Acquire),
             next_return,
-        }
+        };
+        (view, made)
     }
 }
 
@@ -495,13 +495,12 @@ impl fmt::Debug for OutlierDetector {
 pub struct Outliers<S: EndpointSource> {
     source: S,
     detector: OutlierDetector,
-    cache: ArcSwapOption<View<S::Endpoint>>,
+    cache: DerivedList<S::Endpoint, Made>,
 }
 
-struct View<E> {
-    upstream: Endpoints<E>,
-    list: Endpoints<E>,
-    /// The detector's generation the view was built at.
+/// When a derived list was made, as far as its freshness goes.
+struct Made {
+    /// The detector's generation the list was made at.
     generation: u64,
     /// When the first endpoint left out returns; `None` when none is left out.
     next_return: Option<Instant>,
@@ -518,7 +517,7 @@ impl<S: EndpointSource> Outliers<S> {
         Self {
             source,
             detector,
-            cache: ArcSwapOption::empty(),
+            cache: DerivedList::new(),
         }
     }
 
@@ -545,23 +544,19 @@ impl<S: EndpointSource> EndpointSource for Outliers<S> {
         &self,
         f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
     ) -> R {
-        self.source.with_endpoints(|result| {
-            let upstream = match result {
-                Ok(upstream) => upstream,
-                Err(error) => return f(Err(error)),
-            };
-            let cached = self.cache.load();
-            if let Some(view) = cached.as_deref() {
-                let fresh = Endpoints::ptr_eq(&view.upstream, upstream)
-                    && view.generation == self.detector.shared.generation.load(Ordering::Acquire)
-                    && view.next_return.is_none_or(|t| Instant::now() < t);
-                if fresh {
-                    return f(Ok(&view.list));
-                }
-            }
-            let view = Arc::new(self.detector.build(upstream));
-            self.cache.store(Some(Arc::clone(&view)));
-            f(Ok(&view.list))
+        self.source.with_endpoints(|result| match result {
+            Err(error) => f(Err(error)),
+            // Made again when the list, the ejections, or a return is due.
+            Ok(upstream) => self.cache.read(
+                upstream,
+                |made| {
+                    made.generation == self.detector.shared.generation.load(Ordering::Acquire)
+                        && made.next_return.is_none_or(|t| Instant::now() < t)
+                },
+                |_| self.detector.build(upstream),
+                |_, _| {},
+                |list| f(Ok(list)),
+            ),
         })
     }
 }

@@ -31,10 +31,10 @@
 //! the zone and the counts; reads that change nothing log nothing.
 
 use std::fmt;
-use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
 use sd_core::{EndpointSource, Endpoints, Error};
+
+use crate::derived::DerivedList;
 
 /// Which endpoints a [`ZoneAware`] source currently hands on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,17 +69,17 @@ pub struct ZoneAware<S: EndpointSource> {
     zone: Box<str>,
     min_local: usize,
     min_local_percent: u8,
-    /// The last list handed on, with the inner list it was made from.
-    cache: ArcSwapOption<View<S::Endpoint>>,
+    /// The last list handed on, with the choice made for it.
+    cache: DerivedList<S::Endpoint, Choice>,
 }
 
-struct View<E> {
-    /// The inner source's list this view was made from.
-    upstream: Endpoints<E>,
-    /// What readers get.
-    list: Endpoints<E>,
+/// What was chosen for a derived list.
+#[derive(Clone, Copy)]
+struct Choice {
     /// `None` until a non-empty list has been seen.
     choice: Option<ZoneChoice>,
+    /// Endpoints in the local zone, for the trace.
+    local: usize,
 }
 
 impl<S: EndpointSource> ZoneAware<S> {
@@ -90,7 +90,7 @@ impl<S: EndpointSource> ZoneAware<S> {
             zone: zone.into().into_boxed_str(),
             min_local: 1,
             min_local_percent: 0,
-            cache: ArcSwapOption::empty(),
+            cache: DerivedList::new(),
         }
     }
 
@@ -99,7 +99,7 @@ impl<S: EndpointSource> ZoneAware<S> {
     #[must_use]
     pub fn min_local(mut self, count: usize) -> Self {
         self.min_local = count;
-        self.cache.store(None);
+        self.cache.clear();
         self
     }
 
@@ -121,7 +121,7 @@ impl<S: EndpointSource> ZoneAware<S> {
     #[must_use]
     pub fn min_local_percent(mut self, percent: u8) -> Self {
         self.min_local_percent = percent.min(100);
-        self.cache.store(None);
+        self.cache.clear();
         self
     }
 
@@ -138,49 +138,75 @@ impl<S: EndpointSource> ZoneAware<S> {
     /// The choice made for the last list read, or `None` before any non-empty list was
     /// read.
     pub fn choice(&self) -> Option<ZoneChoice> {
-        self.cache.load().as_ref().and_then(|view| view.choice)
+        self.cache.meta(|meta| meta.and_then(|m| m.choice))
     }
 
-    /// Filters `upstream`; `previous` is the view it replaces, for the choice of an empty
-    /// list (which has no better answer than the last one).
+    /// Filters `upstream`; `previous` is the choice of the list it replaces, kept for an
+    /// empty list (which has no better answer than the last one).
     fn build(
         &self,
         upstream: &Endpoints<S::Endpoint>,
-        previous: Option<&View<S::Endpoint>>,
-    ) -> (View<S::Endpoint>, usize) {
-        let local = upstream
-            .iter()
-            .filter(|e| e.instance().zone() == Some(&*self.zone))
-            .count();
+        previous: Option<&Choice>,
+    ) -> (Endpoints<S::Endpoint>, Choice) {
+        let in_zone =
+            |e: &&sd_core::Endpoint<S::Endpoint>| e.instance().zone() == Some(&*self.zone);
+        let local = upstream.iter().filter(in_zone).count();
         let total = upstream.len();
         if total == 0 {
-            let view = View {
-                upstream: upstream.clone(),
-                list: upstream.clone(),
-                choice: previous.and_then(|p| p.choice),
-            };
-            return (view, local);
+            let choice = previous.and_then(|p| p.choice);
+            return (upstream.clone(), Choice { choice, local });
         }
         let choice = if enough(local, total, self.min_local, self.min_local_percent) {
             ZoneChoice::Local
         } else {
             ZoneChoice::AllZones
         };
-        let view = if choice == ZoneChoice::AllZones || local == total {
+        let list = if choice == ZoneChoice::AllZones || local == total {
             upstream.clone()
         } else {
-            upstream
-                .iter()
-                .filter(|e| e.instance().zone() == Some(&*self.zone))
-                .cloned()
-                .collect()
+            upstream.iter().filter(in_zone).cloned().collect()
         };
-        let view = View {
-            upstream: upstream.clone(),
-            list: view,
-            choice: Some(choice),
-        };
-        (view, local)
+        (
+            list,
+            Choice {
+                choice: Some(choice),
+                local,
+            },
+        )
+    }
+
+    /// Traces a change of choice.
+    fn report(&self, before: Option<ZoneChoice>, now: Choice, total: usize) {
+        if now.choice == before {
+            return;
+        }
+        let local = now.local;
+        match now.choice {
+            Some(ZoneChoice::AllZones) => tracing::debug!(
+                target: "sd_lb::zone",
+                zone = &*self.zone,
+                local,
+                total,
+                min_local = self.min_local.max(1),
+                min_local_percent = self.min_local_percent,
+                "falling back to all zones: too few endpoints in the local zone"
+            ),
+            Some(ZoneChoice::Local) if before.is_none() => tracing::debug!(
+                target: "sd_lb::zone",
+                zone = &*self.zone,
+                local,
+                total,
+                "using the local zone"
+            ),
+            Some(ZoneChoice::Local) => tracing::debug!(
+                target: "sd_lb::zone",
+                zone = &*self.zone,
+                local,
+                total,
+                "back to the local zone"
+            ),
+            None => {}
+        }
     }
 }
 
@@ -200,61 +226,16 @@ impl<S: EndpointSource> EndpointSource for ZoneAware<S> {
         &self,
         f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
     ) -> R {
-        self.source.with_endpoints(|result| {
-            let upstream = match result {
-                Ok(upstream) => upstream,
-                Err(error) => return f(Err(error)),
-            };
-            let cached = self.cache.load();
-            if let Some(view) = cached.as_deref() {
-                if Endpoints::ptr_eq(&view.upstream, upstream) {
-                    return f(Ok(&view.list));
-                }
-            }
-            // A new list: filter it once, for every reader after this one.
-            let (view, local) = self.build(upstream, cached.as_deref());
-            let view = Arc::new(view);
-            let replaced = self
-                .cache
-                .compare_and_swap(&cached, Some(Arc::clone(&view)));
-            let won = match (replaced.as_ref(), cached.as_ref()) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            };
-            // Only the reader whose view was stored reports the change, so each change is
-            // reported once however many readers raced to filter the same list.
-            let before = cached.as_ref().and_then(|v| v.choice);
-            if won && view.choice != before {
-                let total = upstream.len();
-                match view.choice {
-                    Some(ZoneChoice::AllZones) => tracing::debug!(
-                        target: "sd_lb::zone",
-                        zone = &*self.zone,
-                        local,
-                        total,
-                        min_local = self.min_local.max(1),
-                        min_local_percent = self.min_local_percent,
-                        "falling back to all zones: too few endpoints in the local zone"
-                    ),
-                    Some(ZoneChoice::Local) if before.is_none() => tracing::debug!(
-                        target: "sd_lb::zone",
-                        zone = &*self.zone,
-                        local,
-                        total,
-                        "using the local zone"
-                    ),
-                    Some(ZoneChoice::Local) => tracing::debug!(
-                        target: "sd_lb::zone",
-                        zone = &*self.zone,
-                        local,
-                        total,
-                        "back to the local zone"
-                    ),
-                    None => {}
-                }
-            }
-            f(Ok(&view.list))
+        self.source.with_endpoints(|result| match result {
+            Err(error) => f(Err(error)),
+            // A new list is filtered once, for every reader after this one.
+            Ok(upstream) => self.cache.read(
+                upstream,
+                |_| true,
+                |previous| self.build(upstream, previous),
+                |previous, now| self.report(previous.and_then(|p| p.choice), *now, upstream.len()),
+                |list| f(Ok(list)),
+            ),
         })
     }
 }
