@@ -81,8 +81,8 @@ pub struct Balanced<B: Balancer> {
 struct Candidate<S> {
     endpoint: Endpoint<S>,
     service: S,
-    /// When its patience runs out.
-    patience: Instant,
+    /// When its patience runs out; set when it is first found not ready.
+    patience: Option<Instant>,
 }
 
 /// One readiness wait: from the first `poll_ready` that found nothing ready to the one
@@ -167,6 +167,32 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.ready.is_some() {
             return Poll::Ready(Ok(()));
+        }
+        // The common case, without a clock or a timer: a fresh pick that is ready at once.
+        if self.waiting.is_none() && self.candidate.is_none() {
+            if let Ok(endpoint) = self.balancer.endpoint() {
+                let mut service = endpoint.get_ref().clone();
+                match service.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.ready = Some((endpoint, service));
+                        return Poll::Ready(Ok(()));
+                    }
+                    // Not ready yet: the wait below takes it from here.
+                    Poll::Pending => {
+                        self.candidate = Some(Candidate {
+                            endpoint,
+                            service,
+                            patience: None,
+                        });
+                    }
+                    Poll::Ready(Err(source)) => {
+                        self.begin_wait(Instant::now());
+                        if let Some(waiting) = self.waiting.as_mut() {
+                            waiting.fail(endpoint.instance().clone(), source.into());
+                        }
+                    }
+                }
+            }
         }
         loop {
             let now = Instant::now();
@@ -253,23 +279,21 @@ impl<B: Balancer> Balanced<B> {
                     return Ok(None);
                 }
                 Poll::Ready(Err(source)) => {
-                    let instance = candidate.endpoint.instance().clone();
-                    tracing::debug!(%instance, "endpoint not ready: its readiness failed; picking another");
-                    if waiting.failed.len() < 64 && !waiting.failed.contains(&instance) {
-                        waiting.failed.push(instance.clone());
-                    }
-                    waiting.last_failure = Some(Error::Endpoint {
-                        instance,
-                        source: source.into(),
-                    });
+                    waiting.fail(candidate.endpoint.instance().clone(), source.into());
                     self.candidate = None;
                 }
-                Poll::Pending if now < candidate.patience => {
+                Poll::Pending
+                    if now
+                        < *candidate
+                            .patience
+                            .get_or_insert_with(|| now.checked_add(patience).unwrap_or(now)) =>
+                {
                     if waiting.deadline.is_some_and(|d| now >= d) {
                         return Err(unready(waiting, self.ready_timeout));
                     }
                     // Woken by the endpoint, or at the end of its patience.
-                    return Ok(Some(Step::SleepUntil(candidate.patience)));
+                    let until = candidate.patience.unwrap_or(now);
+                    return Ok(Some(Step::SleepUntil(until)));
                 }
                 Poll::Pending => {
                     // Patience spent: another endpoint, if the balancer has one. The
@@ -298,7 +322,7 @@ impl<B: Balancer> Balanced<B> {
                 self.candidate = Some(Candidate {
                     endpoint,
                     service,
-                    patience: now.checked_add(patience).unwrap_or(now),
+                    patience: None,
                 });
                 Ok(Some(Step::Again))
             }
@@ -309,6 +333,17 @@ impl<B: Balancer> Balanced<B> {
                 Ok(Some(Step::SleepUntil(until)))
             }
         }
+    }
+}
+
+impl Waiting {
+    /// Sets aside an endpoint whose readiness failed in this wait.
+    fn fail(&mut self, instance: Instance, source: BoxError) {
+        tracing::debug!(%instance, "endpoint not ready: its readiness failed; picking another");
+        if self.failed.len() < 64 && !self.failed.contains(&instance) {
+            self.failed.push(instance.clone());
+        }
+        self.last_failure = Some(Error::Endpoint { instance, source });
     }
 }
 
