@@ -591,3 +591,21 @@ async fn a_corrupt_gzip_body_is_a_decode_error() {
     assert!(!error.is_transport(), "{error:?}");
     assert!(error.to_string().contains("gzip"), "{error}");
 }
+
+/// Dropping the last instancer cancels the poll in flight, even one with no deadline
+/// against a server that never answers: its connection is closed, not left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_instancer_cancels_its_poll_in_flight() {
+    let server = RawServer::start(|_| Reply::Hold).await;
+    let conn = connection_builder(&[&server.base_url()])
+        .request_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let instancer = Instancer::new(&conn, "hello").unwrap();
+    wait_until("the first poll is in flight", || {
+        server.requests().len() == 1
+    })
+    .await;
+    drop(instancer);
+    wait_until("the poll's request is cancelled", || server.hung_up() == 1).await;
+}

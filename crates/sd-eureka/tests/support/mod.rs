@@ -286,6 +286,9 @@ pub(crate) enum Reply {
     Stall(Vec<u8>),
     /// Read the request and never answer.
     Silent,
+    /// Read the request, never answer, and count the client hanging up
+    /// ([`RawServer::hung_up`]).
+    Hold,
     /// Close at once without answering.
     Close,
     /// Forward the request to this server and relay its answer.
@@ -325,6 +328,7 @@ pub(crate) struct RawServer {
     connections: Arc<AtomicUsize>,
     relayed: Arc<AtomicUsize>,
     relayed_late: Arc<AtomicUsize>,
+    hung_up: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -345,6 +349,7 @@ impl RawServer {
         let connections = Arc::new(AtomicUsize::new(0));
         let relayed = Arc::new(AtomicUsize::new(0));
         let relayed_late = Arc::new(AtomicUsize::new(0));
+        let hung_up = Arc::new(AtomicUsize::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
         let task = tokio::spawn(accept_loop(
             listener,
@@ -353,6 +358,7 @@ impl RawServer {
             Arc::clone(&connections),
             Arc::clone(&relayed),
             Arc::clone(&relayed_late),
+            Arc::clone(&hung_up),
         ));
         Self {
             addr,
@@ -360,6 +366,7 @@ impl RawServer {
             connections,
             relayed,
             relayed_late,
+            hung_up,
             task,
         }
     }
@@ -402,6 +409,11 @@ impl RawServer {
         self.relayed.load(Ordering::SeqCst)
     }
 
+    /// How many clients hung up on a request it held ([`Reply::Hold`]).
+    pub(crate) fn hung_up(&self) -> usize {
+        self.hung_up.load(Ordering::SeqCst)
+    }
+
     /// How many of those it had held back first ([`Reply::ProxyAfter`]).
     pub(crate) fn relayed_late(&self) -> usize {
         self.relayed_late.load(Ordering::SeqCst)
@@ -422,6 +434,7 @@ async fn accept_loop(
     connections: Arc<AtomicUsize>,
     relayed: Arc<AtomicUsize>,
     relayed_late: Arc<AtomicUsize>,
+    hung_up: Arc<AtomicUsize>,
 ) {
     let mut open = JoinSet::new();
     loop {
@@ -436,6 +449,7 @@ async fn accept_loop(
                     Arc::clone(&requests),
                     Arc::clone(&relayed),
                     Arc::clone(&relayed_late),
+                    Arc::clone(&hung_up),
                 ));
             }
         }
@@ -448,6 +462,7 @@ async fn serve_one(
     requests: Arc<Mutex<Vec<Request>>>,
     relayed: Arc<AtomicUsize>,
     relayed_late: Arc<AtomicUsize>,
+    hung_up: Arc<AtomicUsize>,
 ) {
     let Some(request) = read_request(&mut stream).await else {
         return;
@@ -481,6 +496,11 @@ async fn serve_one(
             std::future::pending::<()>().await;
         }
         Reply::Silent => std::future::pending::<()>().await,
+        Reply::Hold => {
+            let mut sink = [0_u8; 1024];
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            hung_up.fetch_add(1, Ordering::SeqCst);
+        }
         Reply::Close => {}
         Reply::Proxy(upstream) => {
             if let Some(answer) = forward(&request, upstream).await {
