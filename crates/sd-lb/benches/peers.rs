@@ -1,0 +1,141 @@
+//! sd's side of the comparison with go-kit that `cargo xtask bench-peers` prints: the same
+//! operations, counts and threads as the Go program in `xtask/peers/gokit/`, under the
+//! bench ids that program prints, so the two can be set side by side.
+//!
+//! Each case reads an `Endpointer` of N endpoints (16 or 100, from a `FixedInstancer`) on
+//! T threads at once (1 or 2). Each thread has a reader of its own, as each task or
+//! connection has in a service: its own `Endpointer` clone, its own balancer. The figure
+//! is one call's time while the other thread does the same: the slowest thread's wall
+//! time divided by its calls (criterion divides what `iter_custom` returns by the count).
+//!
+//! - `endpoints-N-tT`: `endpoints()` on the endpointer.
+//! - `round_robin-N-tT`: `RoundRobin::endpoint()`, a cursor per thread.
+//! - `random-N-tT`: `Random::endpoint()`, a generator per thread.
+//! - `round_robin_shared-16-tT`: `RoundRobin::endpoint()` with one counter that every
+//!   thread advances: go-kit's round robin, which its peer case measures.
+//!
+//! `cargo bench -p sd-lb --bench peers`
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sd_core::{BoxError, EndpointSource, Endpointer, FixedInstancer, Instance};
+use sd_lb::{Balancer, Random, RoundRobin};
+
+/// Runs `iters` calls of `op` on each of `threads` threads at once, each on its own state
+/// from `make` (made on that thread, before the start), and returns the wall time of the
+/// slowest thread.
+fn per_thread<T>(
+    threads: usize,
+    iters: u64,
+    make: impl Fn() -> T + Sync,
+    op: impl Fn(&mut T) + Sync,
+) -> Duration {
+    let start = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut state = make();
+                    start.wait();
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        op(&mut state);
+                    }
+                    t.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a bench thread panicked"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+/// An endpointer of `n` endpoints whose value is the instance's URL (go-kit's trivial
+/// endpoint captures its instance string the same way).
+fn endpointer(rt: &tokio::runtime::Runtime, n: usize) -> Endpointer<String> {
+    let instancer =
+        FixedInstancer::new((0..n).map(|i| format!("10.0.{}.{}:8080", i / 256, i % 256)));
+    let endpointer = rt
+        .block_on(async {
+            Endpointer::new(&instancer, |i: &Instance| -> Result<String, BoxError> {
+                Ok(format!("http://{}", i.id()))
+            })
+        })
+        .expect("inside a runtime");
+    assert_eq!(
+        endpointer.clone().endpoints().map(|e| e.len()).ok(),
+        Some(n)
+    );
+    endpointer
+}
+
+fn peers(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("peers");
+    for n in [16, 100] {
+        let endpointer = endpointer(&rt, n);
+        for threads in [1, 2] {
+            group.bench_function(format!("endpoints-{n}-t{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    per_thread(
+                        threads,
+                        iters,
+                        || endpointer.clone(),
+                        |mine| drop(black_box(mine.endpoints())),
+                    )
+                });
+            });
+            // A balancer per thread, over the thread's own endpointer clone.
+            group.bench_function(format!("round_robin-{n}-t{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    per_thread(
+                        threads,
+                        iters,
+                        || RoundRobin::new(endpointer.clone()),
+                        |mine| drop(black_box(mine.endpoint())),
+                    )
+                });
+            });
+            group.bench_function(format!("random-{n}-t{threads}"), |b| {
+                b.iter_custom(|iters| {
+                    per_thread(
+                        threads,
+                        iters,
+                        || Random::new(endpointer.clone()),
+                        |mine| drop(black_box(mine.endpoint())),
+                    )
+                });
+            });
+            if n == 16 {
+                // One counter for all threads, as go-kit's round robin has.
+                let shared = Arc::new(RoundRobin::new(endpointer.clone()));
+                group.bench_function(format!("round_robin_shared-{n}-t{threads}"), |b| {
+                    b.iter_custom(|iters| {
+                        per_thread(
+                            threads,
+                            iters,
+                            || Arc::clone(&shared),
+                            |mine| drop(black_box(mine.endpoint())),
+                        )
+                    });
+                });
+            }
+        }
+        endpointer.close();
+    }
+    group.finish();
+    drop(rt);
+}
+
+criterion_group!(benches, peers);
+criterion_main!(benches);
