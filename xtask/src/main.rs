@@ -5,6 +5,10 @@
 //! * `deny` — installs cargo-deny when missing and checks bans, licenses and sources
 //!   (advisories need a database these machines cannot fetch).
 //! * `bench [ARGS..]` — the criterion benches of every crate; figures go in BENCHMARKS.md.
+//! * `bench-peers [--quick]` — installs Debian's Go and go-kit when missing, runs sd's
+//!   read-path benches and a go-kit program doing the same (`xtask/peers/gokit/`) back to
+//!   back, then sd-tower's overhead and end-to-end benches, and prints sd against go-kit
+//!   with the ratio (see [`peers`]).
 //! * `fuzz [TARGET] [-- LIBFUZZER ARGS..]` — installs cargo-fuzz when missing and fuzzes
 //!   the sd-eureka decoders (the project in `fuzz/`): TARGET, else every target in turn,
 //!   each for 60 seconds unless the libFuzzer arguments bound the run. Works with the
@@ -27,6 +31,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod interop;
+mod peers;
 
 /// The README's test command; CI runs exactly this.
 const TEST_COMMAND: &[&str] = &["test", "--workspace"];
@@ -61,12 +66,13 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("deny") => deny(),
         Some("bench") => bench(&args[1..]),
+        Some("bench-peers") => workspace_root().and_then(|root| peers::run(root, &args[1..])),
         Some("fuzz") => fuzz(&args[1..]),
         Some("interop") => workspace_root().and_then(interop::run),
         Some("compose-test") => workspace_root().and_then(compose_test),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | deny | bench [criterion args] \
+                "usage: cargo xtask <ci | deny | bench [criterion args] | bench-peers [--quick] \
                  | fuzz [{}] [-- libfuzzer args] | interop | compose-test>",
                 FUZZ_TARGETS.join(" | ")
             );
