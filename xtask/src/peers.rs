@@ -11,7 +11,8 @@
 //! 4. Runs sd-tower's `e2e` bench: requests per second through `RetryLayer` + `Balanced`
 //!    + a hyper client to three local servers, against the same client called directly.
 //! 5. Prints the tables: per case, sd, go-kit and go-kit / sd (how many times faster sd
-//!    is); the overhead against the target; the two request rates.
+//!    is); the overhead against the target; the two request rates, and the CPU
+//!    time per request of each (steadier than the rate on a shared machine).
 //!
 //! Criterion figures are read from `target/criterion/GROUP/ID/new/` (the median estimate,
 //! as everywhere in BENCHMARKS.md), and only those written by this run count: a stale file
@@ -420,33 +421,51 @@ fn overhead_table(out: &mut String, overhead: &BTreeMap<String, f64>) {
     }
 }
 
-/// The e2e bench's two request rates and their ratio.
+/// The e2e bench's request rates and CPU per request, each side's and their ratios.
 fn e2e_table(out: &mut String, e2e: &str) -> Result<(), String> {
-    let rates = tagged_figures(e2e, "e2e")?;
-    let (Some(direct), Some(balanced)) = (rates.get("direct"), rates.get("balanced")) else {
-        return Err(format!(
-            "the e2e bench printed no `e2e direct` and `e2e balanced` lines: {rates:?}"
-        ));
+    let figures = tagged_figures(e2e, "e2e")?;
+    let get = |id: &str| {
+        figures
+            .get(id)
+            .copied()
+            .ok_or_else(|| format!("the e2e bench printed no `e2e {id}` line: {figures:?}"))
     };
+    let (direct, balanced) = (get("direct")?, get("balanced")?);
+    let (direct_cpu, balanced_cpu) = (get("direct-cpu-us")?, get("balanced-cpu-us")?);
     let _ = writeln!(
         out,
-        "\nend to end: requests/s, a hyper client to three local HTTP/1 servers"
+        "\nend to end: a hyper client to three local HTTP/1 servers (medians of rounds)"
     );
     let _ = writeln!(
         out,
-        "{:<44} {:>12.0}",
-        "hyper client, called directly", direct
+        "{:<44} {:>12} {:>18}",
+        "", "requests/s", "CPU us/request"
     );
     let _ = writeln!(
         out,
-        "{:<44} {:>12.0}",
-        "RetryLayer + Balanced + RoundRobin + hyper", balanced
+        "{:<44} {direct:>12.0} {direct_cpu:>18.2}",
+        "hyper client, called directly"
     );
     let _ = writeln!(
         out,
-        "{:<44} {:>11.3}x",
+        "{:<44} {balanced:>12.0} {balanced_cpu:>18.2}",
+        "RetryLayer + Balanced + RoundRobin + hyper"
+    );
+    // Without RetryLayer, when the bench measured it: the two layers' shares apart.
+    let noretry = get("balanced-noretry").and_then(|r| Ok((r, get("balanced-noretry-cpu-us")?)));
+    if let Ok((rate, cpu)) = noretry {
+        let _ = writeln!(
+            out,
+            "{:<44} {rate:>12.0} {cpu:>18.2}",
+            "Balanced + RoundRobin + hyper (no retry)"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<44} {:>11.3}x {:>17.3}x",
         "balanced / direct",
-        balanced / direct
+        balanced / direct,
+        balanced_cpu / direct_cpu
     );
     Ok(())
 }

@@ -9,19 +9,25 @@
 //! - `balanced`: each task calls `RetryLayer` (3 attempts within 2 s) over `Balanced`
 //!   over `RoundRobin` over an `Endpointer` of the three instances whose endpoints are
 //!   those aimed clients; each task has its own stack over its own endpointer clone, as
-//!   each connection or task of a service would.
+//!   each connection or task of a service would;
+//! - `balanced-noretry`: the same without `RetryLayer`, to tell the two layers' shares
+//!   apart.
 //!
-//! The rounds alternate (direct, balanced, direct, …) so that a change in the machine's
-//! load falls on both; the figure is the median rate of each. Servers and clients share
+//! The rounds alternate (direct, balanced, balanced-noretry, direct, …) so that a change in the machine's
+//! load falls on both; the figures are each side's medians. Servers and clients share
 //! one runtime with two workers, on the two cores: the ratio, not the rate, is the point.
+//! On a machine shared with other work the rate swings with that work, so each round also
+//! takes the process's CPU time per request (user + system, from `/proc/self/stat`:
+//! clients and servers together), which other processes' load moves far less.
 //!
 //! A bench binary rather than an example: it belongs with the benches (`cargo bench`
 //! builds it optimized, `cargo test` does not build it at all), and `cargo xtask
 //! bench-peers` runs it after the criterion benches.
 //!
-//! `cargo bench -p sd-tower --bench e2e [-- --secs S --rounds R]` prints `e2e direct
-//! RATE` and `e2e balanced RATE` (requests/s); other arguments, such as the `--bench`
-//! cargo passes or criterion options from `cargo xtask bench`, are ignored.
+//! `cargo bench -p sd-tower --bench e2e [-- --secs S --rounds R]` prints, for each SIDE
+//! above, `e2e SIDE RATE` (requests/s) and `e2e SIDE-cpu-us US` (CPU µs per request);
+//! other arguments, such as the `--bench` cargo passes or criterion options from `cargo
+//! xtask bench`, are ignored.
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -52,8 +58,8 @@ mod support;
 const TASKS: usize = 32;
 
 /// Measured seconds per round, and rounds per side, unless the arguments say otherwise.
-const SECS: f64 = 3.0;
-const ROUNDS: usize = 3;
+const SECS: f64 = 1.0;
+const ROUNDS: usize = 7;
 
 fn main() {
     let (secs, rounds) = options();
@@ -91,23 +97,35 @@ fn main() {
             let round_robin = RoundRobin::new(endpointer.clone());
             retry.layer(Balanced::new(Arc::new(round_robin)))
         };
+        let noretry = || Balanced::new(Arc::new(RoundRobin::new(endpointer.clone())));
 
         println!(
             "# {TASKS} tasks, {rounds} round(s) of {secs} s per side, alternating; \
              3 servers on loopback"
         );
-        // Warm up both: connections, pools, the allocator.
+        // Warm up each: connections, pools, the allocator.
         rate(&direct, secs / 2.0).await;
         rate(&balanced, secs / 2.0).await;
-        let (mut direct_rates, mut balanced_rates) = (Vec::new(), Vec::new());
+        rate(&noretry, secs / 2.0).await;
+        let (mut direct_rounds, mut balanced_rounds, mut noretry_rounds) =
+            (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            direct_rates.push(rate(&direct, secs).await);
-            balanced_rates.push(rate(&balanced, secs).await);
+            direct_rounds.push(rate(&direct, secs).await);
+            balanced_rounds.push(rate(&balanced, secs).await);
+            noretry_rounds.push(rate(&noretry, secs).await);
         }
-        println!("# direct rounds: {direct_rates:.0?}");
-        println!("# balanced rounds: {balanced_rates:.0?}");
-        println!("e2e direct {:.0}", median(&mut direct_rates));
-        println!("e2e balanced {:.0}", median(&mut balanced_rates));
+        let sides = [
+            ("direct", direct_rounds),
+            ("balanced", balanced_rounds),
+            ("balanced-noretry", noretry_rounds),
+        ];
+        for (side, rounds) in sides {
+            println!("# {side} rounds (requests/s, CPU µs per request): {rounds:.1?}");
+            let mut rates: Vec<f64> = rounds.iter().map(|r| r.0).collect();
+            println!("e2e {side} {:.0}", median(&mut rates));
+            let mut cpu: Vec<f64> = rounds.iter().map(|r| r.1).collect();
+            println!("e2e {side}-cpu-us {:.2}", median(&mut cpu));
+        }
         endpointer.close();
     });
 }
@@ -127,13 +145,14 @@ fn options() -> (f64, usize) {
 }
 
 /// The requests per second that [`TASKS`] tasks, each with a service from `make`, get
-/// through in `secs` seconds.
-async fn rate<S>(make: &impl Fn() -> S, secs: f64) -> f64
+/// through in `secs` seconds, and the process's CPU µs per request meanwhile.
+async fn rate<S>(make: &impl Fn() -> S, secs: f64) -> (f64, f64)
 where
     S: Service<Request<Empty<Bytes>>, Response = Response<Incoming>> + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
+    let cpu = cpu_ticks();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(secs);
     let mut tasks = JoinSet::new();
@@ -154,10 +173,28 @@ where
         });
     }
     let done: u64 = tasks.join_all().await.into_iter().sum();
-    // Counts of requests stay far below 2^52: exact as f64.
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_ticks() - cpu;
+    // Counts of requests and of ticks stay far below 2^52: exact as f64.
     #[allow(clippy::cast_precision_loss)]
-    let done = done as f64;
-    done / started.elapsed().as_secs_f64()
+    let (done, cpu) = (done as f64, cpu as f64);
+    (done / elapsed, cpu * 1e6 / TICKS_PER_SEC / done)
+}
+
+/// The kernel's unit of process CPU time (`USER_HZ`, 100 on every Linux target).
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// This process's CPU time so far, user + system, in ticks of [`TICKS_PER_SEC`].
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux's /proc/self/stat");
+    // Fields after the command name (which may hold spaces), from field 3 (state) on:
+    // utime and stime are fields 14 and 15.
+    let (_, after) = stat
+        .rsplit_once(')')
+        .expect("a command name in parentheses");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| -> u64 { fields[n - 3].parse().expect("a tick count") };
+    field(14) + field(15)
 }
 
 fn median(rates: &mut [f64]) -> f64 {
