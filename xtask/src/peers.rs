@@ -395,7 +395,8 @@ fn overhead_table(out: &mut String, overhead: &BTreeMap<String, f64>) {
         .keys()
         .filter_map(|id| id.split_once(", ").map(|(what, _)| what))
         .collect();
-    names.sort_unstable();
+    // The direct call first: the others are read against it.
+    names.sort_unstable_by_key(|what| (*what != "direct", *what));
     names.dedup();
     for what in names {
         let mut row = format!("{what:<26}");
