@@ -475,3 +475,68 @@ fn e2e_table(out: &mut String, e2e: &str) -> Result<(), String> {
 fn ns(figure: Option<&f64>) -> String {
     figure.map_or_else(|| "-".to_owned(), |f| format!("{f:.1}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn tagged_lines_are_read_and_comments_skipped() {
+        let output = "# go1.19\ngokit endpoints-16-t1 18.80\nnoise\ngokit random-100-t2 85.64\n";
+        let figures = tagged_figures(output, "gokit").unwrap();
+        assert_eq!(figures.len(), 2);
+        assert!((figures["random-100-t2"] - 85.64).abs() < 1e-9);
+        assert!(tagged_figures("gokit endpoints-16-t1 fast\n", "gokit").is_err());
+        assert!(tagged_figures("# nothing\n", "gokit").is_err());
+    }
+
+    /// Writes criterion's two files for `group/dir` with this id and median.
+    fn criterion_result(root: &Path, group: &str, dir: &str, id: &str, median: f64) {
+        let new = root.join(group).join(dir).join("new");
+        fs::create_dir_all(&new).unwrap();
+        let benchmark = serde_json::json!({ "group_id": group, "function_id": id });
+        fs::write(new.join("benchmark.json"), benchmark.to_string()).unwrap();
+        let estimates = serde_json::json!({
+            "mean": { "point_estimate": median + 1.0 },
+            "median": { "point_estimate": median },
+        });
+        fs::write(new.join("estimates.json"), estimates.to_string()).unwrap();
+    }
+
+    #[test]
+    fn criterion_medians_by_id_and_only_fresh_ones() {
+        let root = std::env::temp_dir().join(format!("bench-peers-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        criterion_result(&root, "request", "stale", "stale, 1 thread(s)", 9.0);
+        let since = SystemTime::now();
+        // File times may be coarser than the clock: the next writes must be later.
+        std::thread::sleep(Duration::from_millis(20));
+        criterion_result(
+            &root,
+            "request",
+            "direct, 1 thread(s)",
+            "direct, 1 thread(s)",
+            1.5,
+        );
+        criterion_result(
+            &root,
+            "request",
+            "balanced_x",
+            "balanced: x, 1 thread(s)",
+            40.0,
+        );
+        let figures = group_figures(&root, "request", since).unwrap();
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(
+            figures.keys().collect::<Vec<_>>(),
+            ["balanced: x, 1 thread(s)", "direct, 1 thread(s)"]
+        );
+        assert!((figures["direct, 1 thread(s)"] - 1.5).abs() < 1e-9);
+
+        let mut table = String::new();
+        overhead_table(&mut table, &figures);
+        assert!(table.contains("38.5 over"), "{table}");
+    }
+}
