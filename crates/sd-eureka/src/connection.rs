@@ -696,16 +696,19 @@ impl Connection {
                 break;
             }
             let event = std::future::poll_fn(|cx| {
+                // First, and by the clock too: the timer may fire late, and a passed
+                // deadline wins over an answer that came after it.
+                if deadline_sleep
+                    .as_mut()
+                    .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+                    || deadline.is_some_and(|at| Instant::now() >= at)
+                {
+                    return Poll::Ready(Event::Deadline);
+                }
                 for (n, run) in running.iter_mut().enumerate() {
                     if let Poll::Ready(outcome) = run.attempt.as_mut().poll(cx) {
                         return Poll::Ready(Event::Done(n, outcome));
                     }
-                }
-                if deadline_sleep
-                    .as_mut()
-                    .is_some_and(|s| s.as_mut().poll(cx).is_ready())
-                {
-                    return Poll::Ready(Event::Deadline);
                 }
                 if hand_over
                     .as_mut()
