@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -158,7 +158,9 @@ async fn the_page_groups_apps_tells_statuses_apart_and_escapes_registrations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_renders_the_page_as_a_person_sees_it() {
     let Some(chromium) = find_chromium() else {
-        println!(
+        // Straight to stderr, past the test harness's capture, so CI's log shows the skip.
+        let _ = writeln!(
+            std::io::stderr(),
             "skipping status page browser test: chromium not installed (apt-get install chromium)"
         );
         return;
