@@ -18,7 +18,7 @@ use http_body_util::Full;
 use quick_xml::escape::escape;
 use sd_eureka::{InstanceInfo, Status};
 
-use crate::registry::{LeaseView, Millis, Registry};
+use crate::registry::{DEFAULT_DURATION_SECS, DEFAULT_RENEWAL_SECS, LeaseView, Millis, Registry};
 
 /// How often the page reloads itself, in seconds.
 const REFRESH_SECS: u32 = 10;
@@ -90,7 +90,7 @@ pub(crate) fn render(
         let left = if left == Duration::MAX {
             "for as long as it runs".to_owned()
         } else {
-            format!("for another {}", span(secs(left)))
+            format!("for another {}", span(left.as_secs()))
         };
         let _ = write!(
             html,
@@ -151,19 +151,19 @@ fn system_status(html: &mut String, registry: &Registry, now: Millis, settings: 
         html,
         "<table class=\"kv\">\
          <tr><th>Eviction of expired leases</th><td>every {}</td></tr>\
-         <tr><th>Default lease</th><td>renew every 30 s, expires after 90 s</td></tr>\
+         <tr><th>Default lease</th><td>renew every {DEFAULT_RENEWAL_SECS} s, expires after {DEFAULT_DURATION_SECS} s</td></tr>\
          <tr><th>Delta retention</th><td>{} (at most {} changes)</td></tr>\
          <tr><th>Response cache</th><td>{}</td></tr>\
          </table></div>",
-        span(secs(settings.eviction_interval)),
-        span(secs(settings.delta_retention)),
+        span(settings.eviction_interval.as_secs()),
+        span(settings.delta_retention.as_secs()),
         settings.delta_capacity,
         if settings.response_cache_ttl.is_zero() {
             "off: every full fetch is live".to_owned()
         } else {
             format!(
                 "full fetches up to {} old",
-                span(secs(settings.response_cache_ttl))
+                span(settings.response_cache_ttl.as_secs())
             )
         },
     );
@@ -374,10 +374,6 @@ fn general_info(html: &mut String, settings: &Settings) {
 /// Whole seconds from `then` to `now`; 0 when `then` is later (a clock that stepped back).
 fn age(now: Millis, then: Millis) -> u64 {
     u64::try_from(now.saturating_sub(then) / 1000).unwrap_or(0)
-}
-
-fn secs(duration: Duration) -> u64 {
-    duration.as_secs()
 }
 
 /// A span of seconds as a person reads it: `42 s`, `3 min 05 s`, `2 h 03 min`, `4 d 07 h`,

@@ -15,9 +15,9 @@ use crate::rate::PerMinute;
 pub(crate) type Millis = i64;
 
 /// The lease renewal interval of a registration that gives none (or one ≤ 0).
-const DEFAULT_RENEWAL_SECS: u32 = 30;
+pub(crate) const DEFAULT_RENEWAL_SECS: u32 = 30;
 /// The lease duration of a registration that gives none (or one ≤ 0).
-const DEFAULT_DURATION_SECS: u32 = 90;
+pub(crate) const DEFAULT_DURATION_SECS: u32 = 90;
 
 /// Why an operation on an instance did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
