@@ -18,7 +18,9 @@ use http_body_util::Full;
 use quick_xml::escape::escape;
 use sd_eureka::{InstanceInfo, Status};
 
-use crate::registry::{DEFAULT_DURATION_SECS, DEFAULT_RENEWAL_SECS, LeaseView, Millis, Registry};
+use crate::registry::{
+    DEFAULT_DURATION_SECS, DEFAULT_RENEWAL_SECS, Millis, PageLease, PageSnapshot,
+};
 
 /// How often the page reloads itself, in seconds.
 const REFRESH_SECS: u32 = 10;
@@ -70,7 +72,7 @@ th.app{background:#fff;min-width:12em}.app .name{font-weight:bold;font-size:1.05
 /// The page, as of `now`. `reads_refused_for` is how much longer the read gate refuses
 /// registry reads, when it does.
 pub(crate) fn render(
-    registry: &Registry,
+    registry: &PageSnapshot,
     now: Millis,
     settings: &Settings,
     reads_refused_for: Option<Duration>,
@@ -118,15 +120,15 @@ pub(crate) fn render(
     reply
 }
 
-fn system_status(html: &mut String, registry: &Registry, now: Millis, settings: &Settings) {
-    let expected = registry.expected_renewals_per_minute();
+fn system_status(html: &mut String, registry: &PageSnapshot, now: Millis, settings: &Settings) {
+    let expected = registry.expected_renewals_per_minute;
     // Non-negative and far below 2^52 heartbeats a minute, so the casts are exact.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let (expected, threshold) = (
         expected.round() as u64,
         (expected * RENEWAL_PERCENT_THRESHOLD).floor() as u64,
     );
-    let renewed = registry.renewals_last_minute(now);
+    let renewed = registry.renewals_last_minute;
     let late = if renewed < threshold {
         " <span class=\"late\" title=\"fewer heartbeats than the leases expect\">(below threshold)</span>"
     } else {
@@ -169,34 +171,27 @@ fn system_status(html: &mut String, registry: &Registry, now: Millis, settings: 
     );
 }
 
-fn instances(html: &mut String, registry: &Registry, now: Millis) {
-    let leases: Vec<LeaseView<'_>> = registry.leases().collect();
-    let apps = leases
-        .iter()
-        .zip(leases.iter().skip(1))
-        .filter(|(a, b)| a.app != b.app)
-        .count()
-        + usize::from(!leases.is_empty());
+fn instances(html: &mut String, registry: &PageSnapshot, now: Millis) {
+    let count: usize = registry.apps.iter().map(|(_, leases)| leases.len()).sum();
     let _ = write!(
         html,
-        "<h2>Instances currently registered</h2><p>{} instance(s) of {apps} application(s).</p>\
+        "<h2>Instances currently registered</h2><p>{count} instance(s) of {} application(s).</p>\
          <table class=\"instances\"><thead><tr><th>Application</th><th>Instance</th>\
          <th>Status</th><th>Zone</th><th>Address</th><th>Last renewal</th><th>Registered</th>\
          <th>Metadata</th></tr></thead>",
-        leases.len(),
+        registry.apps.len(),
     );
-    if leases.is_empty() {
+    if count == 0 {
         html.push_str(
             "<tbody><tr><td colspan=\"8\" class=\"none\">No instances registered.</td></tr></tbody>",
         );
     }
-    // `leases` is ordered by app, so each app's instances are one run.
-    for group in leases.chunk_by(|a, b| a.app == b.app) {
+    for (app, group) in &registry.apps {
         html.push_str("<tbody>");
         for (k, lease) in group.iter().enumerate() {
             html.push_str("<tr>");
             if k == 0 {
-                app_cell(html, group);
+                app_cell(html, app, group);
             }
             instance_row(html, lease, now);
             html.push_str("</tr>");
@@ -207,8 +202,7 @@ fn instances(html: &mut String, registry: &Registry, now: Millis) {
 }
 
 /// The first cell of an app's rows: its name, zones and status counts.
-fn app_cell(html: &mut String, group: &[LeaseView<'_>]) {
-    let name = group.first().map_or("", |l| l.app);
+fn app_cell(html: &mut String, name: &str, group: &[PageLease]) {
     let _ = write!(
         html,
         "<th class=\"app\" scope=\"rowgroup\" rowspan=\"{}\"><div class=\"name\">{}</div>\
@@ -220,7 +214,7 @@ fn app_cell(html: &mut String, group: &[LeaseView<'_>]) {
     // Few zones per app: a sorted list of (zone, count) is enough.
     let mut zones: Vec<(&str, usize)> = Vec::new();
     for lease in group {
-        let zone = zone(lease.instance).unwrap_or("none");
+        let zone = zone(&lease.instance).unwrap_or("none");
         match zones.binary_search_by(|(z, _)| z.cmp(&zone)) {
             Ok(at) => zones[at].1 += 1,
             Err(at) => zones.insert(at, (zone, 1)),
@@ -244,8 +238,8 @@ fn app_cell(html: &mut String, group: &[LeaseView<'_>]) {
     html.push_str("</div></th>");
 }
 
-fn instance_row(html: &mut String, lease: &LeaseView<'_>, now: Millis) {
-    let instance = lease.instance;
+fn instance_row(html: &mut String, lease: &PageLease, now: Millis) {
+    let instance = &*lease.instance;
     let id = escape(&instance.instance_id);
     html.push_str("<td class=\"id\">");
     match instance.status_page_url.as_deref() {
@@ -406,6 +400,7 @@ fn http_date(now: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::Registry;
     use http_body_util::BodyExt as _;
     use sd_eureka::{DataCenterInfo, Metadata};
 
@@ -424,7 +419,7 @@ mod tests {
     }
 
     fn page(registry: &Registry, now: Millis, gate: Option<Duration>) -> String {
-        let reply = render(registry, now, &settings(), gate);
+        let reply = render(&registry.page_snapshot(now), now, &settings(), gate);
         String::from_utf8(body_of(reply)).unwrap()
     }
 

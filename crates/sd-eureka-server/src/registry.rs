@@ -88,13 +88,24 @@ pub(crate) struct Registry {
     renewals: PerMinute,
 }
 
+/// What the status page shows of the registry. It is taken under the registry's lock and
+/// rendered after the lock is released, so heartbeats never wait for the HTML of a large
+/// registry; taking it copies pointers, not instances.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PageSnapshot {
+    /// The apps in name order, each with its instances in id order.
+    pub(crate) apps: Vec<(String, Vec<PageLease>)>,
+    /// Heartbeats accepted in the last minute.
+    pub(crate) renewals_last_minute: u64,
+    /// Heartbeats a minute the registered leases ask for.
+    pub(crate) expected_renewals_per_minute: f64,
+}
+
 /// One instance as the status page shows it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LeaseView<'a> {
-    /// The app (upper case).
-    pub(crate) app: &'a str,
+#[derive(Debug, Clone)]
+pub(crate) struct PageLease {
     /// The instance as registered, with the override applied to its `status`.
-    pub(crate) instance: &'a InstanceInfo,
+    pub(crate) instance: Arc<InstanceInfo>,
     /// When its lease was last renewed.
     pub(crate) last_renewal: Millis,
     /// The status set through the override API, if any.
@@ -485,17 +496,29 @@ impl Registry {
         self.apps.values().map(BTreeMap::len).sum()
     }
 
-    /// Every instance with its lease, by app then instance id, for the status page.
-    pub(crate) fn leases(&self) -> impl Iterator<Item = LeaseView<'_>> + '_ {
-        self.apps.iter().flat_map(|(app, leases)| {
-            leases.values().map(move |l| LeaseView {
-                app: app.as_str(),
-                instance: &l.instance,
-                last_renewal: l.last_renewal,
-                overridden: l.overridden,
-                reported: l.reported,
+    /// What the status page shows, as of `now`.
+    pub(crate) fn page_snapshot(&self, now: Millis) -> PageSnapshot {
+        let apps = self
+            .apps
+            .iter()
+            .map(|(app, leases)| {
+                let leases = leases
+                    .values()
+                    .map(|l| PageLease {
+                        instance: Arc::clone(&l.instance),
+                        last_renewal: l.last_renewal,
+                        overridden: l.overridden,
+                        reported: l.reported,
+                    })
+                    .collect();
+                (app.clone(), leases)
             })
-        })
+            .collect();
+        PageSnapshot {
+            apps,
+            renewals_last_minute: self.renewals_last_minute(now),
+            expected_renewals_per_minute: self.expected_renewals_per_minute(),
+        }
     }
 }
 
@@ -804,8 +827,11 @@ mod tests {
 
     /// `(status shown, override, status the instance reported)` of instance `id`.
     fn page_view(registry: &Registry, id: &str) -> (Status, Option<Status>, Status) {
-        let lease = registry
-            .leases()
+        let snapshot = registry.page_snapshot(T0);
+        let lease = snapshot
+            .apps
+            .iter()
+            .flat_map(|(_, leases)| leases)
             .find(|l| l.instance.instance_id == id)
             .expect("registered");
         (lease.instance.status, lease.overridden, lease.reported)

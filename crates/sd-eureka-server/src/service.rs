@@ -203,7 +203,9 @@ impl State {
         let reply = match (&method, route) {
             (&Method::GET, Route::Page) => {
                 let refused_for = self.config.read_gate.remaining(Instant::now());
-                crate::page::render(&self.lock_registry(), now, &self.config.page, refused_for)
+                // The lock is held for the snapshot only, not for the HTML.
+                let snapshot = self.lock_registry().page_snapshot(now);
+                crate::page::render(&snapshot, now, &self.config.page, refused_for)
             }
             (&Method::GET, Route::Apps) => {
                 self.encoder.full_registry(&self.registry, negotiated).await
