@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use sd_eureka::{ActionType, Application, Applications, InstanceInfo, Metadata, Status};
 
+use crate::rate::PerMinute;
+
 /// Milliseconds since the Unix epoch, as Eureka timestamps are.
 pub(crate) type Millis = i64;
 
 /// The lease renewal interval of a registration that gives none (or one ≤ 0).
-const DEFAULT_RENEWAL_SECS: u32 = 30;
+pub(crate) const DEFAULT_RENEWAL_SECS: u32 = 30;
 /// The lease duration of a registration that gives none (or one ≤ 0).
-const DEFAULT_DURATION_SECS: u32 = 90;
+pub(crate) const DEFAULT_DURATION_SECS: u32 = 90;
 
 /// Why an operation on an instance did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +44,9 @@ struct Lease {
     last_renewal: Millis,
     /// A status set through the override API; survives heartbeats until removed.
     overridden: Option<Status>,
+    /// The status the instance itself last registered with. An override replaces the
+    /// status every read shows, so the status page keeps this to show both.
+    reported: Status,
     /// The last change, shown as the instance's `actionType`.
     action: ActionType,
 }
@@ -79,6 +84,34 @@ pub(crate) struct Registry {
     delta_capacity: usize,
     /// Bumped by every change a full fetch would show (not by plain renewals).
     version: u64,
+    /// Accepted heartbeats over the last minute, for the status page.
+    renewals: PerMinute,
+}
+
+/// What the status page shows of the registry. It is taken under the registry's lock and
+/// rendered after the lock is released, so heartbeats never wait for the HTML of a large
+/// registry; taking it copies pointers, not instances.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PageSnapshot {
+    /// The apps in name order, each with its instances in id order.
+    pub(crate) apps: Vec<(String, Vec<PageLease>)>,
+    /// Heartbeats accepted in the last minute.
+    pub(crate) renewals_last_minute: u64,
+    /// Heartbeats a minute the registered leases ask for.
+    pub(crate) expected_renewals_per_minute: f64,
+}
+
+/// One instance as the status page shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct PageLease {
+    /// The instance as registered, with the override applied to its `status`.
+    pub(crate) instance: Arc<InstanceInfo>,
+    /// When its lease was last renewed.
+    pub(crate) last_renewal: Millis,
+    /// The status set through the override API, if any.
+    pub(crate) overridden: Option<Status>,
+    /// The status the instance itself last registered with.
+    pub(crate) reported: Status,
 }
 
 impl Registry {
@@ -89,6 +122,7 @@ impl Registry {
             delta_retention,
             delta_capacity,
             version: 0,
+            renewals: PerMinute::default(),
         }
     }
 
@@ -110,9 +144,11 @@ impl Registry {
         }
         let leases = self.apps.entry(app.clone()).or_default();
         let previous = leases.get(&instance.instance_id);
+        let mut reported = instance.status;
         if let Some(previous) = previous {
             if previous.instance.last_dirty_timestamp > instance.last_dirty_timestamp {
                 instance = InstanceInfo::clone(&previous.instance);
+                reported = previous.reported;
             }
         }
         // An override already set wins; else one the body asks for is taken, as on real
@@ -153,6 +189,7 @@ impl Registry {
                 instance: Arc::clone(&instance),
                 last_renewal: now,
                 overridden,
+                reported,
                 action: ActionType::Added,
             },
         );
@@ -180,7 +217,30 @@ impl Registry {
             return Err(Refused::Unknown);
         }
         lease.last_renewal = now;
+        self.renewals.record(now);
         Ok(())
+    }
+
+    /// How many heartbeats were accepted in the minute up to `now`.
+    pub(crate) fn renewals_last_minute(&self, now: Millis) -> u64 {
+        self.renewals.last_minute(now)
+    }
+
+    /// How many heartbeats a minute the registered instances should send, by their
+    /// leases' renewal intervals (real servers assume 30 s for all).
+    pub(crate) fn expected_renewals_per_minute(&self) -> f64 {
+        self.apps
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|lease| {
+                let interval = lease
+                    .instance
+                    .lease_info
+                    .map_or(DEFAULT_RENEWAL_SECS, |l| l.renewal_interval_in_secs)
+                    .max(1);
+                60.0 / f64::from(interval)
+            })
+            .sum()
     }
 
     /// The lease of instance `id` of `app` (already upper-cased).
@@ -436,13 +496,29 @@ impl Registry {
         self.apps.values().map(BTreeMap::len).sum()
     }
 
-    /// `(app, instance, last renewal)` for every instance, for the status page.
-    pub(crate) fn leases(&self) -> impl Iterator<Item = (&str, &InstanceInfo, Millis)> + '_ {
-        self.apps.iter().flat_map(|(app, leases)| {
-            leases
-                .values()
-                .map(move |l| (app.as_str(), &*l.instance, l.last_renewal))
-        })
+    /// What the status page shows, as of `now`.
+    pub(crate) fn page_snapshot(&self, now: Millis) -> PageSnapshot {
+        let apps = self
+            .apps
+            .iter()
+            .map(|(app, leases)| {
+                let leases = leases
+                    .values()
+                    .map(|l| PageLease {
+                        instance: Arc::clone(&l.instance),
+                        last_renewal: l.last_renewal,
+                        overridden: l.overridden,
+                        reported: l.reported,
+                    })
+                    .collect();
+                (app.clone(), leases)
+            })
+            .collect();
+        PageSnapshot {
+            apps,
+            renewals_last_minute: self.renewals_last_minute(now),
+            expected_renewals_per_minute: self.expected_renewals_per_minute(),
+        }
     }
 }
 
@@ -747,6 +823,81 @@ mod tests {
             ]
         );
         assert_eq!(delta.apps_hashcode.as_deref(), Some(""));
+    }
+
+    /// `(status shown, override, status the instance reported)` of instance `id`.
+    fn page_view(registry: &Registry, id: &str) -> (Status, Option<Status>, Status) {
+        let snapshot = registry.page_snapshot(T0);
+        let lease = snapshot
+            .apps
+            .iter()
+            .flat_map(|(_, leases)| leases)
+            .find(|l| l.instance.instance_id == id)
+            .expect("registered");
+        (lease.instance.status, lease.overridden, lease.reported)
+    }
+
+    #[test]
+    fn the_page_sees_an_override_beside_the_reported_status() {
+        let mut registry = registry();
+        let a = orders(1);
+        let id = a.instance_id.clone();
+        registry.register("ORDERS", a.clone(), T0);
+        assert_eq!(page_view(&registry, &id), (Status::Up, None, Status::Up));
+        registry
+            .set_override("ORDERS", &id, Status::OutOfService, T0 + 1)
+            .unwrap();
+        let overridden = (Status::OutOfService, Some(Status::OutOfService), Status::Up);
+        assert_eq!(page_view(&registry, &id), overridden);
+        // The instance registers again as DOWN: the override still wins, the page sees DOWN.
+        let mut down = a.clone();
+        down.status = Status::Down;
+        registry.register("ORDERS", down.clone(), T0 + 2);
+        let shown = (
+            Status::OutOfService,
+            Some(Status::OutOfService),
+            Status::Down,
+        );
+        assert_eq!(page_view(&registry, &id), shown);
+        // An older registration keeps the server's copy, and so what it reported.
+        let mut older = a.clone();
+        older.last_dirty_timestamp = T0 - 1;
+        registry.register("ORDERS", older, T0 + 3);
+        assert_eq!(page_view(&registry, &id), shown);
+    }
+
+    #[test]
+    fn accepted_heartbeats_are_counted_for_the_last_minute() {
+        let mut registry = registry();
+        let (a, b) = (orders(1), with_lease(orders(2), 90));
+        registry.register("ORDERS", a.clone(), T0);
+        let mut fast = b.lease_info.unwrap();
+        fast.renewal_interval_in_secs = 10;
+        let mut b = b;
+        b.lease_info = Some(fast);
+        registry.register("ORDERS", b.clone(), T0);
+        // 60/30 + 60/10 heartbeats a minute.
+        assert!((registry.expected_renewals_per_minute() - 8.0).abs() < 1e-9);
+        assert_eq!(
+            registry.renewals_last_minute(T0),
+            0,
+            "registrations are no renewals"
+        );
+        for k in 1..=4 {
+            registry
+                .renew("ORDERS", &a.instance_id, None, T0 + k * 10_000)
+                .unwrap();
+        }
+        // Refused heartbeats are not counted.
+        assert!(registry.renew("ORDERS", "nobody", None, T0 + 1).is_err());
+        assert!(
+            registry
+                .renew("ORDERS", &b.instance_id, Some(T0 + 1), T0 + 1)
+                .is_err()
+        );
+        assert_eq!(registry.renewals_last_minute(T0 + 40_000), 4);
+        assert_eq!(registry.renewals_last_minute(T0 + 70_000), 3);
+        assert_eq!(registry.renewals_last_minute(T0 + 100_000), 0);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::conn::{self, Connections};
 use crate::encode::Encoder;
 use crate::gate::ReadGate;
+use crate::page;
 use crate::registry::Registry;
 use crate::service::{Config, State};
 
@@ -205,6 +206,15 @@ impl Builder {
                 self.max_body,
                 // Counted from the bind: the server is reachable from here on.
                 ReadGate::starting_now(self.sync_wait),
+                page::Settings {
+                    local_addr,
+                    started: now_millis(),
+                    eviction_interval: self.eviction_interval,
+                    delta_retention: self.delta_retention,
+                    delta_capacity: self.delta_capacity,
+                    response_cache_ttl: self.response_cache_ttl,
+                    max_connections: self.max_connections,
+                },
             ),
         });
         let (stop_tx, stop_rx) = oneshot::channel();
