@@ -52,9 +52,11 @@ mod config;
 mod connection;
 mod delta;
 mod error;
+mod host;
 mod instancer;
 mod model;
 mod registrar;
+mod signal;
 
 pub use codec::{
     Format, decode, decode_any, encode, encode_application, encode_applications, encode_instance,
@@ -63,9 +65,11 @@ pub use config::{Config, DEFAULT_SERVICE_URL};
 pub use connection::{Connection, ConnectionBuilder, redact_url, split_service_urls};
 pub use delta::reconcile_hash_code;
 pub use error::{DecodeError, EncodeError, Error};
+pub use host::{default_ip, hostname, outward_ip};
 pub use instancer::{Instancer, InstancerBuilder, InstancerStats};
 pub use model::{
     AMAZON_DATA_CENTER_CLASS, ActionType, Application, Applications, DEFAULT_DATA_CENTER_CLASS,
     DataCenterInfo, Document, InstanceBuilder, InstanceInfo, LeaseInfo, Metadata, Port, Status,
 };
 pub use registrar::{Registrar, RegistrarBuilder, RegistrarStats, now_millis};
+pub use signal::ShutdownSignal;

@@ -13,9 +13,9 @@ use sd_core::{Event, Instancer as _};
 use sd_eureka::{Connection, Instancer};
 
 use super::client::{self, Registry};
-use super::signal::Shutdown;
 use crate::error::Error;
 use crate::text::one_line;
+use sd_eureka::ShutdownSignal as Shutdown;
 
 /// Arguments of `sd eureka watch`.
 #[derive(Debug, clap::Args)]
