@@ -88,7 +88,7 @@ impl fmt::Debug for HealthCheck {
 const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The default drain of [`Registrar::shutdown`]: the 30 s registry fetch interval of
-/// Netflix's and Spring's clients, so that each has fetched the OUT_OF_SERVICE status once.
+/// Netflix's and Spring's clients, so that each has fetched the `OUT_OF_SERVICE` status once.
 const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
 
 /// Held only by `Registrar` clones (the heartbeat task holds `Shared`), so dropping the
@@ -154,7 +154,7 @@ impl RegistrarBuilder {
         self
     }
 
-    /// How long [`Registrar::shutdown`] keeps the instance registered as OUT_OF_SERVICE
+    /// How long [`Registrar::shutdown`] keeps the instance registered as `OUT_OF_SERVICE`
     /// before it deregisters, so that clients drop it from their caches (and finish their
     /// calls to it) before it goes away. Default 30 s, the registry fetch interval of
     /// Netflix's and Spring's clients; where servers serve reads from their 30 s response
@@ -184,7 +184,7 @@ impl RegistrarBuilder {
     /// A check that panics, or answers nothing within the
     /// [timeout](Self::health_check_timeout), counts as DOWN: the registrar goes on, and
     /// the instance leaves traffic rather than stay in it on an answer nobody gave. An
-    /// instance set OUT_OF_SERVICE ([`Registrar::set_status`], [`Registrar::shutdown`])
+    /// instance set `OUT_OF_SERVICE` ([`Registrar::set_status`], [`Registrar::shutdown`])
     /// stays so whatever the check says, as Netflix's client keeps it, until set
     /// otherwise; the check replaces any other status, STARTING included.
     pub fn health_check<F, Fut>(mut self, check: F) -> Self
@@ -302,7 +302,7 @@ impl Registrar {
         self.change(|i| i.status = status).await
     }
 
-    /// Leaves gracefully, bounded in time: marks the instance OUT_OF_SERVICE (within the
+    /// Leaves gracefully, bounded in time: marks the instance `OUT_OF_SERVICE` (within the
     /// deregister limit), keeps it registered so for the [drain](RegistrarBuilder::drain)
     /// while clients drop it from their caches, then [`deregister`](Self::deregister)s.
     /// Takes at most twice the deregister limit plus the drain. When the server cannot
@@ -460,7 +460,7 @@ impl<T> Drop for AbortOnDrop<T> {
 
 impl Shared {
     /// Takes the health check's `status` as the instance's, unless the instance was put
-    /// OUT_OF_SERVICE on purpose; true when that changed the status (and dated it anew).
+    /// `OUT_OF_SERVICE` on purpose; true when that changed the status (and dated it anew).
     fn apply_health(&self, status: Status) -> bool {
         let mut instance = self.lock_instance();
         if instance.status == status || instance.status == Status::OutOfService {

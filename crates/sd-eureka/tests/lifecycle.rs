@@ -1,6 +1,6 @@
 //! A service's life in Eureka: a health check drives the registered status, survives
-//! a check that panics or hangs, never overrides OUT_OF_SERVICE, and a graceful shutdown
-//! marks the instance OUT_OF_SERVICE, drains, then deregisters. Against a live registry
+//! a check that panics or hangs, never overrides `OUT_OF_SERVICE`, and a graceful shutdown
+//! marks the instance `OUT_OF_SERVICE`, drains, then deregisters. Against a live registry
 //! on loopback.
 
 mod support;
@@ -217,4 +217,158 @@ fn urls_vips_and_zone_are_set_as_given() {
         Some("orders.secure")
     );
     assert_eq!(instance.metadata["zone"], "eu-1b");
+}
+
+fn config(pairs: &[(&str, &str)]) -> sd_eureka::Config {
+    pairs.iter().copied().collect()
+}
+
+#[test]
+fn spring_environment_variables_and_properties_read_alike() {
+    let from_env = config(&[
+        ("SPRING_APPLICATION_NAME", "orders"),
+        ("SERVER_PORT", "9000"),
+        (
+            "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE",
+            "http://a:8761/eureka/, http://b:8761/eureka/",
+        ),
+        ("EUREKA_INSTANCE_PREFERIPADDRESS", "true"),
+        ("EUREKA_INSTANCE_IPADDRESS", "10.0.0.9"),
+        ("EUREKA_INSTANCE_HOSTNAME", "orders-1"),
+        ("EUREKA_INSTANCE_METADATAMAP_GIT_SHA", "abc"),
+        ("EUREKA_INSTANCE_METADATAMAP_ZONE", "eu-1a"),
+        ("EUREKA_INSTANCE_LEASERENEWALINTERVALINSECONDS", "5"),
+        ("SOMETHING_ELSE", "ignored"),
+        ("EUREKA_INSTANCE_NO_SUCH_THING", "ignored"),
+        ("", "ignored"),
+    ]);
+    let from_properties = config(&[
+        ("spring.application.name", "orders"),
+        ("server.port", "9000"),
+        (
+            "eureka.client.serviceUrl.defaultZone",
+            "http://a:8761/eureka/,http://b:8761/eureka/",
+        ),
+        ("eureka.instance.prefer-ip-address", "true"),
+        ("eureka.instance.ip-address", "10.0.0.9"),
+        ("eureka.instance.hostname", "orders-1"),
+        ("eureka.instance.metadataMap.git.sha", "abc"),
+        ("eureka.instance.metadata-map.zone", "eu-1a"),
+        ("eureka.instance.leaseRenewalIntervalInSeconds", "5"),
+    ]);
+    assert_eq!(from_env, from_properties);
+    assert_eq!(
+        from_env.service_urls,
+        ["http://a:8761/eureka/", "http://b:8761/eureka/"]
+    );
+    let instance = from_env.instance().unwrap();
+    assert_eq!(instance.app, "ORDERS");
+    assert_eq!(instance.port.port, 9000);
+    assert_eq!(
+        (instance.host_name.as_str(), instance.ip_addr.as_str()),
+        ("10.0.0.9", "10.0.0.9"),
+        "prefer-IP registers the IP as the host name"
+    );
+    assert_eq!(instance.instance_id, "orders-1:orders:9000");
+    assert_eq!(
+        instance.health_check_url.as_deref(),
+        Some("http://10.0.0.9:9000/actuator/health")
+    );
+    assert_eq!(
+        instance.status_page_url.as_deref(),
+        Some("http://10.0.0.9:9000/actuator/info")
+    );
+    assert_eq!(
+        instance.metadata["git.sha"], "abc",
+        "lower case, `_` read as `.`"
+    );
+    assert_eq!(instance.metadata["zone"], "eu-1a");
+    assert_eq!(instance.lease_info.unwrap().renewal_interval_in_secs, 5);
+}
+
+#[test]
+fn no_app_name_no_instance_and_bad_values_are_ignored() {
+    let config = config(&[("SERVER_PORT", "eighty"), ("PATH", "/bin")]);
+    assert_eq!(config.service_urls, [sd_eureka::DEFAULT_SERVICE_URL]);
+    assert!(config.instance().is_none());
+    let with_app = self::config(&[("SPRING_APPLICATION_NAME", "a"), ("SERVER_PORT", "eighty")]);
+    assert_eq!(
+        with_app.instance().unwrap().port.port,
+        8080,
+        "Spring's default port"
+    );
+}
+
+#[test]
+fn eureka_url_wins_over_spring_keys() {
+    let config = config(&[
+        (
+            "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE",
+            "http://spring/eureka/",
+        ),
+        ("EUREKA_URL", "http://own/eureka/"),
+    ]);
+    assert_eq!(config.service_urls, ["http://own/eureka/"]);
+}
+
+#[test]
+fn the_own_zones_servers_come_first_then_the_others_in_order() {
+    let pairs = |zone: &str| {
+        config(&[
+            ("eureka.client.region", "eu"),
+            ("eureka.client.availability-zones.eu", "eu-1a,eu-1b,eu-1c"),
+            ("EUREKA_CLIENT_SERVICEURL_EU_1A", "http://a/eureka/"),
+            (
+                "eureka.client.serviceUrl.eu-1b",
+                "http://b1/eureka/,http://b2/eureka/",
+            ),
+            ("eureka.client.serviceUrl.eu-1c", "http://c/eureka/"),
+            (
+                "eureka.client.serviceUrl.defaultZone",
+                "http://default/eureka/",
+            ),
+            ("eureka.instance.metadataMap.zone", zone),
+        ])
+        .service_urls
+    };
+    assert_eq!(
+        pairs("eu-1b"),
+        [
+            "http://b1/eureka/",
+            "http://b2/eureka/",
+            "http://c/eureka/",
+            "http://a/eureka/"
+        ]
+    );
+    assert_eq!(
+        pairs("elsewhere"),
+        [
+            "http://a/eureka/",
+            "http://b1/eureka/",
+            "http://b2/eureka/",
+            "http://c/eureka/"
+        ],
+        "a zone not in the region: the region's first zone is the client's"
+    );
+}
+
+/// The configuration's own zone's registry gets the registration, the other zone's only
+/// if that fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spring_configured_service_registers_in_its_own_zone() {
+    let (near, far) = (server().await, server().await);
+    let config = config(&[
+        ("SPRING_APPLICATION_NAME", APP),
+        ("SERVER_PORT", "8010"),
+        ("EUREKA_CLIENT_AVAILABILITYZONES_US_EAST_1", "far,near"),
+        ("EUREKA_CLIENT_SERVICEURL_FAR", &far.base_url()),
+        ("EUREKA_CLIENT_SERVICEURL_NEAR", &near.base_url()),
+        ("EUREKA_INSTANCE_METADATAMAP_ZONE", "near"),
+        ("EUREKA_INSTANCE_IPADDRESS", "127.0.0.1"),
+    ]);
+    let registrar = Registrar::new(config.connection().unwrap(), config.instance().unwrap());
+    registrar.register().await.unwrap();
+    assert_eq!(view(&near), [("127.0.0.1:8010".to_owned(), Status::Up)]);
+    assert!(view(&far).is_empty());
+    registrar.deregister().await.unwrap();
 }
