@@ -216,6 +216,31 @@ impl Sd {
         }
     }
 
+    /// The next line of `sd eureka watch`, its time checked (`YYYY-MM-DDTHH:MM:SSZ`, within
+    /// a day of now, as the test's clock is the process's) and taken off.
+    fn entry(&mut self) -> String {
+        let line = self.line();
+        let (time, rest) = line.split_once(' ').expect("a time and the rest");
+        let shape = time.len() == 20
+            && time.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b'T',
+                13 | 16 => b == b':',
+                19 => b == b'Z',
+                _ => b.is_ascii_digit(),
+            });
+        assert!(shape, "not an RFC 3339 UTC time: {line:?}");
+        let year: u64 = time[..4].parse().expect("a year");
+        let this_year = 1970
+            + std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs()
+                / 31_556_952;
+        assert!(year.abs_diff(this_year) <= 1, "{line:?}");
+        rest.to_owned()
+    }
+
     /// Every stdout line still to come, once it has exited.
     fn rest(&mut self) -> Vec<String> {
         let mut rest = Vec::new();
@@ -391,6 +416,7 @@ fn register_defaults_to_an_outward_address_and_a_conventional_id() {
     let ip: IpAddr = instance.ip_addr.parse().expect("an IP address");
     assert!(!ip.is_unspecified(), "{ip}");
     assert!(!ip.is_loopback() || ip.to_string() == "127.0.0.1", "{ip}");
+    assert_eq!(ip, sd_eureka::default_ip(), "the library's detection");
     assert_eq!(instance.host_name, instance.ip_addr, "the host is the IP");
     assert_eq!(id, format!("{ip}:billing:9000"));
     assert_eq!(instance.status, Status::Up);
@@ -423,6 +449,12 @@ fn register_takes_the_id_status_and_lease_given() {
         "starting",
         "--lease",
         "15",
+        "--metadata",
+        "version=1.4",
+        "--metadata",
+        "query=a=b",
+        "--zone",
+        "eu-1a",
         "--url",
         &url,
     ]);
@@ -433,6 +465,15 @@ fn register_takes_the_id_status_and_lease_given() {
     assert_eq!(instance.status, Status::Starting);
     assert_eq!(instance.address(), "10.1.2.3:9000");
     assert_eq!(instance.lease_info.map(|l| l.duration_in_secs), Some(15));
+    let metadata: Vec<_> = instance
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        metadata,
+        [("query", "a=b"), ("version", "1.4"), ("zone", "eu-1a")]
+    );
 
     assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
     assert_eq!(registry.instance("BILLING", "billing-1"), None);
@@ -469,12 +510,16 @@ fn watch_prints_each_change_until_sigterm() {
     // Another app, which the watcher must leave out.
     registry.register(&local("billing", 7000, Status::Up));
     let mut watcher = watch(&url, "orders", &[]);
-    assert_eq!(watcher.line(), "-", "no instances yet");
+    assert_eq!(watcher.entry(), "-", "no instances yet");
 
     let mut first = register_process(&url, "orders", 9001);
-    assert_eq!(watcher.line(), "127.0.0.1:9001");
+    assert_eq!(watcher.entry(), "127.0.0.1:9001=UP");
     registry.register(&local("orders", 9000, Status::Up));
-    assert_eq!(watcher.line(), "127.0.0.1:9000 127.0.0.1:9001", "sorted");
+    assert_eq!(
+        watcher.entry(),
+        "127.0.0.1:9000=UP 127.0.0.1:9001=UP",
+        "sorted"
+    );
 
     assert_eq!(
         first.terminate().code(),
@@ -482,9 +527,9 @@ fn watch_prints_each_change_until_sigterm() {
         "stderr: {}",
         first.stderr()
     );
-    assert_eq!(watcher.line(), "127.0.0.1:9000");
+    assert_eq!(watcher.entry(), "127.0.0.1:9000=UP");
     registry.deregister("ORDERS", "127.0.0.1:orders:9000");
-    assert_eq!(watcher.line(), "-", "empty again");
+    assert_eq!(watcher.entry(), "-", "empty again");
 
     let status = watcher.terminate();
     assert_eq!(status.code(), Some(0), "stderr: {}", watcher.stderr());
@@ -500,7 +545,11 @@ fn watch_starts_with_the_instances_already_registered() {
     let registry = Registry::start();
     registry.register(&local("orders", 9000, Status::Up));
     let mut watcher = watch(&registry.url(), "ORDERS", &[]);
-    assert_eq!(watcher.line(), "127.0.0.1:9000", "not an empty set first");
+    assert_eq!(
+        watcher.entry(),
+        "127.0.0.1:9000=UP",
+        "not an empty set first"
+    );
     assert_eq!(watcher.terminate().code(), Some(0));
 }
 
@@ -510,18 +559,25 @@ fn watch_follows_up_instances_unless_all_statuses() {
     let url = registry.url();
     let mut up_only = watch(&url, "orders", &[]);
     let mut all = watch(&url, "orders", &["--all-statuses"]);
-    assert_eq!(up_only.line(), "-");
-    assert_eq!(all.line(), "-");
+    assert_eq!(up_only.entry(), "-");
+    assert_eq!(all.entry(), "-");
 
     registry.register(&local("orders", 9002, Status::Down));
-    assert_eq!(all.line(), "127.0.0.1:9002");
+    assert_eq!(all.entry(), "127.0.0.1:9002=DOWN");
     registry.register(&local("orders", 9003, Status::Up));
-    assert_eq!(all.line(), "127.0.0.1:9002 127.0.0.1:9003");
+    assert_eq!(all.entry(), "127.0.0.1:9002=DOWN 127.0.0.1:9003=UP");
     assert_eq!(
-        up_only.line(),
-        "127.0.0.1:9003",
+        up_only.entry(),
+        "127.0.0.1:9003=UP",
         "the DOWN instance is left out"
     );
+    // A change of status alone is a line.
+    registry.register(&local("orders", 9003, Status::OutOfService));
+    assert_eq!(
+        all.entry(),
+        "127.0.0.1:9002=DOWN 127.0.0.1:9003=OUT_OF_SERVICE"
+    );
+    assert_eq!(up_only.entry(), "-");
 
     assert_eq!(up_only.terminate().code(), Some(0));
     assert_eq!(all.terminate().code(), Some(0));
@@ -531,7 +587,7 @@ fn watch_follows_up_instances_unless_all_statuses() {
 fn watch_reports_an_unreachable_registry_and_still_stops_cleanly() {
     let dead = dead_url();
     let mut watcher = watch(&dead, "orders", &[]);
-    let line = watcher.line();
+    let line = watcher.entry();
     assert!(line.starts_with("error: "), "line: {line:?}");
     assert!(line.contains(&dead), "names the URL: {line:?}");
     let status = watcher.terminate();
@@ -645,7 +701,7 @@ fn eureka_url_names_the_registry_when_url_is_absent() {
         &["eureka", "watch", "orders", "--interval", INTERVAL],
         Some(&urls),
     );
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
     assert_eq!(watcher.terminate().code(), Some(0));
 }
 
@@ -667,7 +723,7 @@ fn several_urls_fail_over_to_a_live_one() {
     assert_table(&stdout);
 
     let mut watcher = watch(&dead, "orders", &["--url", &live]);
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
 
     let mut sd = Sd::spawn(&[
         "eureka",
@@ -730,7 +786,7 @@ fn unusable_urls_fail_over_for_apps_watch_and_register() {
         assert_table(&stdout);
 
         let mut watcher = watch(bad, "orders", &["--url", &live]);
-        assert_eq!(watcher.line(), "127.0.0.1:8080", "{bad}");
+        assert_eq!(watcher.entry(), "127.0.0.1:8080=UP", "{bad}");
         assert_eq!(watcher.terminate().code(), Some(0));
     }
 
@@ -819,7 +875,7 @@ fn eureka_url_gives_apps_watch_and_register_their_credentials() {
         &["eureka", "watch", "orders", "--interval", INTERVAL],
         &variables,
     );
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
 
     let mut sd = Sd::spawn_with_variables(
         &[
@@ -915,7 +971,7 @@ fn rust_log_logs_to_stderr_and_never_credentials() {
         &["eureka", "watch", "orders", "--interval", INTERVAL],
         &variables,
     );
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
     let mut sd = Sd::spawn_with_variables(
         &[
             "eureka",

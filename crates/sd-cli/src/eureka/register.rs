@@ -238,6 +238,9 @@ mod tests {
             &["--app", "a", "--port", "80", "--renew", "0"],
             &["--app", "a", "--port", "80", "--status", "HAPPY"],
             &["--app", "a", "--port", "80", "--instance-id", ""],
+            &["--app", "a", "--port", "80", "--metadata", "novalue"],
+            &["--app", "a", "--port", "80", "--metadata", "=v"],
+            &["--app", "a", "--port", "80", "--zone", ""],
             &["--port", "80"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} is accepted");
