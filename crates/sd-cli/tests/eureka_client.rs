@@ -688,6 +688,27 @@ fn apps_against_an_unreachable_registry_is_one_error_line() {
     assert_fails(&outcome, &["cannot read the registry", &dead]);
 }
 
+/// The commonest mistake in a service URL: the registry's root instead of its base path.
+#[test]
+fn a_url_without_the_base_path_is_hinted_at() {
+    let registry = populated();
+    let root = format!("http://{}/", registry.server.local_addr());
+    let outcome = run(&["eureka", "apps", "--url", &root], None);
+    assert_fails(&outcome, &["404", "base path", "/eureka/"]);
+    // With the base path, a 404 is the registry's own answer: no hint.
+    let outcome = run(
+        &[
+            "eureka",
+            "apps",
+            "--url",
+            &format!("{root}eureka/nothing-here/"),
+        ],
+        None,
+    );
+    assert_fails(&outcome, &["404"]);
+    assert!(!outcome.2.contains("base path"), "{}", outcome.2);
+}
+
 #[test]
 fn eureka_url_names_the_registry_when_url_is_absent() {
     let registry = populated();
