@@ -41,12 +41,17 @@ impl Registry {
     }
 
     fn start_with(credentials: Option<(&str, &str)>) -> Self {
+        Self::start_from(EurekaServer::builder(), credentials)
+    }
+
+    /// A registry from `builder`, on a free loopback port.
+    fn start_from(builder: sd_eureka_server::Builder, credentials: Option<(&str, &str)>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("a runtime");
-        let mut builder = EurekaServer::builder().addr("127.0.0.1:0".parse().expect("an address"));
+        let mut builder = builder.addr("127.0.0.1:0".parse().expect("an address"));
         if let Some((user, password)) = credentials {
             builder = builder.basic_auth(user, password);
         }
@@ -686,6 +691,53 @@ fn apps_against_an_unreachable_registry_is_one_error_line() {
     let dead = dead_url();
     let outcome = run(&["eureka", "apps", "--url", &dead], None);
     assert_fails(&outcome, &["cannot read the registry", &dead]);
+}
+
+/// A real server shows a renewal a lease duration ahead (eureka-core's `Lease.renew()`);
+/// `apps` shows how long ago it was, not `0s ago` nor a time to come.
+#[test]
+fn apps_shows_a_real_servers_renewal_as_past() {
+    let registry = Registry::start_from(
+        EurekaServer::builder()
+            .renewal_timestamps_ahead(true)
+            .response_cache_ttl(Duration::ZERO),
+        None,
+    );
+    let url = registry.url();
+    let instance = local("orders", 9000, Status::Up);
+    registry.register(&instance);
+    let connection = Connection::new([&url]).expect("a connection");
+    registry
+        .runtime
+        .block_on(connection.heartbeat("ORDERS", &instance.instance_id, Status::Up, 0))
+        .expect("a heartbeat");
+    let shown = registry
+        .instance("ORDERS", &instance.instance_id)
+        .and_then(|i| i.lease_info)
+        .expect("a lease")
+        .last_renewal_timestamp;
+    assert!(
+        shown > sd_eureka::now_millis(),
+        "the registry shows it ahead"
+    );
+    // Let the renewal age past a second, so that `0s ago` is wrong.
+    let renewed_at = shown - 90_000;
+    while sd_eureka::now_millis() < renewed_at + 2_000 {
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    let (status, stdout, stderr) = run(&["eureka", "apps", "--url", &url], None);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    let row = stdout
+        .iter()
+        .find(|line| line.starts_with("ORDERS"))
+        .expect("the instance's row");
+    let cell = row.rsplit("  ").next().expect("the RENEWED cell").trim();
+    let secs: u64 = cell
+        .strip_suffix("s ago")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not `Ns ago` in seconds: {row:?}"));
+    assert!((2..60).contains(&secs), "renewed {secs}s ago: {row:?}");
 }
 
 /// The commonest mistake in a service URL: the registry's root instead of its base path.

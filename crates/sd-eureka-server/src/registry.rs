@@ -40,6 +40,10 @@ pub(crate) enum Refused {
 struct Lease {
     instance: Arc<InstanceInfo>,
     last_renewal: Millis,
+    /// What responses show as `lastRenewalTimestamp`: `last_renewal`, or after a renewal
+    /// `last_renewal` plus the lease duration where the registry shows renewals as real
+    /// servers do ([`Registry::show_renewals_ahead`]).
+    shown_renewal: Millis,
     /// A status set through the override API; survives heartbeats until removed.
     overridden: Option<Status>,
     /// The last change, shown as the instance's `actionType`.
@@ -51,7 +55,7 @@ impl Lease {
     fn view(&self) -> InstanceInfo {
         let mut instance = InstanceInfo::clone(&self.instance);
         if let Some(lease) = &mut instance.lease_info {
-            lease.last_renewal_timestamp = self.last_renewal;
+            lease.last_renewal_timestamp = self.shown_renewal;
         }
         instance.action_type = Some(self.action);
         instance
@@ -79,6 +83,8 @@ pub(crate) struct Registry {
     delta_capacity: usize,
     /// Bumped by every change a full fetch would show (not by plain renewals).
     version: u64,
+    /// Whether renewals show as real servers show them (see `show_renewals_ahead`).
+    renewals_ahead: bool,
 }
 
 impl Registry {
@@ -89,7 +95,15 @@ impl Registry {
             delta_retention,
             delta_capacity,
             version: 0,
+            renewals_ahead: false,
         }
+    }
+
+    /// Shows each renewal's `lastRenewalTimestamp` a lease duration in the future, as
+    /// Netflix's eureka-core stores it (`Lease.renew()` adds the duration: the bug behind
+    /// "expires after twice the duration"). Expiry still counts from the real renewal.
+    pub(crate) fn show_renewals_ahead(&mut self, ahead: bool) {
+        self.renewals_ahead = ahead;
     }
 
     /// Changes with every registration, cancellation, eviction, status or metadata change.
@@ -152,6 +166,7 @@ impl Registry {
             Lease {
                 instance: Arc::clone(&instance),
                 last_renewal: now,
+                shown_renewal: now,
                 overridden,
                 action: ActionType::Added,
             },
@@ -172,6 +187,7 @@ impl Registry {
         now: Millis,
     ) -> Result<(), Refused> {
         let app = app.to_ascii_uppercase();
+        let ahead = self.renewals_ahead;
         let lease = self.lease_mut(&app, id)?;
         if last_dirty.is_some_and(|client| client > lease.instance.last_dirty_timestamp) {
             return Err(Refused::Stale);
@@ -180,6 +196,12 @@ impl Registry {
             return Err(Refused::Unknown);
         }
         lease.last_renewal = now;
+        lease.shown_renewal = if ahead {
+            let duration = lease.instance.lease_info.map_or(90, |l| l.duration_in_secs);
+            now.saturating_add(i64::from(duration) * 1000)
+        } else {
+            now
+        };
         Ok(())
     }
 
