@@ -740,6 +740,22 @@ fn apps_shows_a_real_servers_renewal_as_past() {
     assert!((2..60).contains(&secs), "renewed {secs}s ago: {row:?}");
 }
 
+/// An https registry needs the `tls` feature; with it, the URL is used (here, to meet a
+/// closed port), without it, the error says which feature to build with.
+#[test]
+fn https_urls_follow_the_tls_feature() {
+    let dead = dead_url().replace("http://", "https://");
+    let outcome = run(&["eureka", "apps", "--url", &dead], None);
+    if cfg!(feature = "tls") {
+        assert_fails(
+            &outcome,
+            &["cannot read the registry", "cannot reach the server", &dead],
+        );
+    } else {
+        assert_fails(&outcome, &["https", "`tls` cargo feature", "sd-cli"]);
+    }
+}
+
 /// The commonest mistake in a service URL: the registry's root instead of its base path.
 #[test]
 fn a_url_without_the_base_path_is_hinted_at() {
