@@ -273,6 +273,15 @@ impl Sd {
         }
     }
 
+    /// Sends SIGTERM and returns at once.
+    fn signal_terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+    }
+
     /// Sends SIGTERM and waits for the exit.
     fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")
@@ -482,6 +491,37 @@ fn register_takes_the_id_status_and_lease_given() {
 
     assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
     assert_eq!(registry.instance("BILLING", "billing-1"), None);
+}
+
+/// With `--drain`, SIGTERM takes the instance out of service first, then deregisters it
+/// once the drain is over.
+#[test]
+fn register_with_a_drain_goes_out_of_service_before_it_leaves() {
+    let registry = Registry::start();
+    let url = registry.url();
+    let mut sd = Sd::spawn(&[
+        "eureka",
+        "register",
+        "--app",
+        "orders",
+        "--port",
+        "8080",
+        "--ip",
+        "127.0.0.1",
+        "--url",
+        &url,
+        "--drain",
+        "5",
+    ]);
+    assert!(sd.line().starts_with("registered "));
+    let id = "127.0.0.1:orders:8080";
+    sd.signal_terminate();
+    registry.wait_until("the instance is OUT_OF_SERVICE", |apps| {
+        find(apps, "ORDERS", id).is_some_and(|i| i.status == Status::OutOfService)
+    });
+    assert_eq!(sd.wait().code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(sd.rest(), [format!("deregistered ORDERS {id}")]);
+    assert_eq!(registry.instance("ORDERS", id), None);
 }
 
 #[test]

@@ -307,11 +307,18 @@ impl Registrar {
     /// while clients drop it from their caches, then [`deregister`](Self::deregister)s.
     /// Takes at most twice the deregister limit plus the drain. When the server cannot
     /// be told of the status, it deregisters without waiting: clients then learn only of
-    /// the removal, and no wait would change that. Does nothing when not registered.
+    /// the removal, and no wait would change that. With a zero drain it only deregisters.
+    /// Cancelling it (dropping the future) during the drain leaves the instance registered
+    /// as `OUT_OF_SERVICE`; [`deregister`](Self::deregister) then ends it at once. Does
+    /// nothing when not registered.
     /// Returns the deregistration's outcome.
     pub async fn shutdown(&self) -> Result<(), Error> {
         if !self.is_registered() {
             return Ok(());
+        }
+        if self.handle.shared.drain.is_zero() {
+            // No client could act on the status before the instance is gone.
+            return self.deregister().await;
         }
         let marked = tokio::time::timeout(
             self.handle.shared.deregister_timeout,

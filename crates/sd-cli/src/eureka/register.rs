@@ -1,12 +1,16 @@
 //! `sd eureka register`: registers one instance and keeps it registered (heartbeats, and
 //! registering again when the server forgets it) until SIGINT or SIGTERM, then removes it.
 //!
+//! With `--drain`, a signal first marks the instance `OUT_OF_SERVICE` and waits that long
+//! (`Registrar::shutdown`), so that clients stop calling it before it goes.
+//!
 //! Prints `registered APP ID at URL[,URL...]` once the server has accepted the instance,
 //! and `deregistered APP ID` once it has removed it. A first registration that fails is
 //! an error, as is a deregistration that fails.
 
 use std::io::Write;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use clap::ValueEnum;
 use clap::builder::NonEmptyStringValueParser;
@@ -44,12 +48,35 @@ pub(crate) struct Args {
     /// The status to register with.
     #[arg(long, value_enum, value_name = "STATUS", default_value_t = StatusArg::Up, ignore_case = true)]
     status: StatusArg,
+    // The help is not a doc comment: rustdoc would want markdown that clap prints as is.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "0",
+        value_parser = parse_drain,
+        help = "On SIGINT or SIGTERM, first mark the instance OUT_OF_SERVICE and wait this \
+                long (decimals allowed) for clients to stop calling it, then deregister; a \
+                second signal cuts the wait short. 0 deregisters at once"
+    )]
+    drain: Duration,
     /// A metadata entry KEY=VALUE; repeat it for more.
     #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_entry)]
     metadata: Vec<(String, String)>,
     /// The instance's zone (the `zone` metadata, as Spring Cloud registers it).
     #[arg(long, value_name = "ZONE", value_parser = NonEmptyStringValueParser::new())]
     zone: Option<String>,
+}
+
+/// A number of seconds, zero or more, decimals allowed.
+fn parse_drain(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err("must be 0 seconds or more".to_owned());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} seconds is too long"))
 }
 
 /// `KEY=VALUE` with a non-empty key; the value may hold `=` and may be empty.
@@ -94,7 +121,9 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
     client::runtime()?.block_on(async {
         // Before the announcement: a signal sent as soon as it is read must be caught.
         let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
-        let registrar = Registrar::new(args.registry.connect(None)?, instance);
+        let registrar = Registrar::builder(args.registry.connect(None)?, instance)
+            .drain(args.drain)
+            .build();
         let registered = tokio::select! {
             result = registrar.register() => Some(result),
             result = shutdown.wait() => {
@@ -125,6 +154,16 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
             Ok(()) => shutdown.wait().await.map_err(Error::Signal),
             Err(error) => Err(error),
         };
+        if stopped.is_ok() {
+            // Out of service, the drain, then the deregistration; a second signal cuts
+            // the drain short (and the deregistration below ends it).
+            tokio::select! {
+                result = registrar.shutdown() => {
+                    result.map_err(|source| Error::eureka(format!("cannot deregister {name}"), source))?;
+                }
+                _ = shutdown.wait() => {}
+            }
+        }
         deregister(&registrar, &name).await?;
         stopped?;
         writeln!(out, "deregistered {name}")
@@ -241,6 +280,7 @@ mod tests {
             &["--app", "a", "--port", "80", "--metadata", "novalue"],
             &["--app", "a", "--port", "80", "--metadata", "=v"],
             &["--app", "a", "--port", "80", "--zone", ""],
+            &["--app", "a", "--port", "80", "--drain", "-1"],
             &["--port", "80"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} is accepted");
