@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,6 +107,10 @@ struct Shared {
     deregister_timeout: Duration,
     drain: Duration,
     health: Option<HealthCheck>,
+    /// Whether the instance was put `OUT_OF_SERVICE` on purpose (built so, or through
+    /// `set_status`), which the health check must not undo; one the check itself
+    /// answered is not held.
+    held_out: AtomicBool,
     /// Waits after failures: 1 s doubling, capped by the renewal interval, jittered.
     backoff: Backoff,
 }
@@ -184,9 +188,10 @@ impl RegistrarBuilder {
     /// A check that panics, or answers nothing within the
     /// [timeout](Self::health_check_timeout), counts as DOWN: the registrar goes on, and
     /// the instance leaves traffic rather than stay in it on an answer nobody gave. An
-    /// instance set `OUT_OF_SERVICE` ([`Registrar::set_status`], [`Registrar::shutdown`])
-    /// stays so whatever the check says, as Netflix's client keeps it, until set
-    /// otherwise; the check replaces any other status, STARTING included.
+    /// instance built or set `OUT_OF_SERVICE` ([`Registrar::set_status`],
+    /// [`Registrar::shutdown`]) stays so whatever the check says, as Netflix's client
+    /// keeps it, until set otherwise; the check replaces any other status, STARTING
+    /// included, and an `OUT_OF_SERVICE` it answered itself.
     pub fn health_check<F, Fut>(mut self, check: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -213,6 +218,7 @@ impl RegistrarBuilder {
         if instance.last_dirty_timestamp == 0 {
             instance.last_dirty_timestamp = now_millis();
         }
+        let held_out = AtomicBool::new(instance.status == Status::OutOfService);
         Registrar {
             handle: Arc::new(Handle {
                 shared: Arc::new(Shared {
@@ -222,6 +228,7 @@ impl RegistrarBuilder {
                     stats: Counters::default(),
                     deregister_timeout: self.deregister_timeout,
                     drain: self.drain,
+                    held_out,
                     health: self.health.map(|health| HealthCheck {
                         timeout: self.health_timeout,
                         ..health
@@ -299,6 +306,10 @@ impl Registrar {
     /// Changes the instance's status (e.g. `OUT_OF_SERVICE` before shutdown) and tells the
     /// server at once when registered.
     pub async fn set_status(&self, status: Status) -> Result<(), Error> {
+        self.handle
+            .shared
+            .held_out
+            .store(status == Status::OutOfService, Ordering::Relaxed);
         self.change(|i| i.status = status).await
     }
 
@@ -467,10 +478,10 @@ impl<T> Drop for AbortOnDrop<T> {
 
 impl Shared {
     /// Takes the health check's `status` as the instance's, unless the instance was put
-    /// `OUT_OF_SERVICE` on purpose; true when that changed the status (and dated it anew).
+    /// `OUT_OF_SERVICE` on purpose (`held_out`); true when that changed the status (and dated it anew).
     fn apply_health(&self, status: Status) -> bool {
         let mut instance = self.lock_instance();
-        if instance.status == status || instance.status == Status::OutOfService {
+        if instance.status == status || self.held_out.load(Ordering::Relaxed) {
             return false;
         }
         tracing::info!(app = %instance.app, id = %instance.instance_id, from = %instance.status, to = %status, "health check changed the status");

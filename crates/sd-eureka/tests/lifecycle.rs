@@ -110,6 +110,31 @@ async fn out_of_service_outlasts_a_healthy_check() {
     registrar.deregister().await.unwrap();
 }
 
+/// Only an `OUT_OF_SERVICE` set on purpose is held: one the check answered, it may undo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_service_the_check_answered_is_not_held() {
+    let live = server().await;
+    let in_service = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&in_service);
+    let registrar = Registrar::builder(connection(&[&live.base_url()]), instance(APP, 8007))
+        .health_check(move || {
+            let up = flag.load(Ordering::SeqCst);
+            async move { if up { Status::Up } else { Status::OutOfService } }
+        })
+        .build();
+    registrar.register().await.unwrap();
+    assert_eq!(
+        view(&live),
+        [("127.0.0.1:8007".to_owned(), Status::OutOfService)]
+    );
+    in_service.store(true, Ordering::SeqCst);
+    wait_until("the check made it UP", || {
+        view(&live) == [("127.0.0.1:8007".to_owned(), Status::Up)]
+    })
+    .await;
+    registrar.deregister().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_on_marks_out_of_service_drains_then_deregisters() {
     let live = server().await;
