@@ -591,6 +591,27 @@ mod tests {
         assert_eq!(registry.instance_count(), 1);
     }
 
+    /// As eureka-core: a renewal shows a lease duration ahead, a registration as it is, and
+    /// expiry counts from the real renewal.
+    #[test]
+    fn renewals_can_show_a_lease_ahead() {
+        let mut registry = registry();
+        registry.show_renewals_ahead(true);
+        let a = orders(1);
+        let id = a.instance_id.as_str();
+        registry.register("ORDERS", a.clone(), T0);
+        let shown_at = |r: &Registry| shown(r, &a).lease_info.unwrap().last_renewal_timestamp;
+        assert_eq!(shown_at(&registry), T0, "a registration is not a renewal");
+        assert_eq!(registry.renew("ORDERS", id, None, T0 + 5), Ok(()));
+        assert_eq!(shown_at(&registry), T0 + 5 + 90_000);
+        assert_eq!(registry.evict(T0 + 5 + 90_000), 0);
+        assert_eq!(
+            registry.evict(T0 + 5 + 90_001),
+            1,
+            "expired from the real renewal"
+        );
+    }
+
     #[test]
     fn renew_with_a_newer_dirty_timestamp_is_stale() {
         let mut registry = registry();
