@@ -817,6 +817,23 @@ fn a_url_without_the_base_path_is_hinted_at() {
     assert!(!outcome.2.contains("base path"), "{}", outcome.2);
 }
 
+/// In a Spring service's container, `sd` finds the registry from the service's variables
+/// (the zone order itself is `sd_eureka::Config`'s, tested there).
+#[test]
+fn spring_variables_name_the_registry_when_eureka_url_is_absent() {
+    let registry = populated();
+    let variables = [
+        ("EUREKA_CLIENT_AVAILABILITYZONES_US_EAST_1", "far,near"),
+        ("EUREKA_CLIENT_SERVICEURL_FAR", "http://127.0.0.1:1/eureka/"),
+        ("EUREKA_CLIENT_SERVICEURL_NEAR", &registry.url()),
+        ("EUREKA_INSTANCE_METADATAMAP_ZONE", "near"),
+    ];
+    let mut sd = Sd::spawn_with_variables(&["eureka", "apps"], &variables);
+    let status = sd.wait();
+    assert_eq!(status.code(), Some(0), "stderr: {}", sd.stderr());
+    assert_table(&sd.rest());
+}
+
 #[test]
 fn eureka_url_names_the_registry_when_url_is_absent() {
     let registry = populated();

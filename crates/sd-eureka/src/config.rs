@@ -130,7 +130,7 @@ impl Config {
 /// property names; a variable's `_` is a `.`). Keys it does not know are ignored, and so
 /// are values that do not parse (logged), so any environment is a valid one.
 ///
-/// - Service URLs: `EUREKA_URL` (comma-separated, `sd`'s own) when present; else the
+/// - Service URLs: `EUREKA_URL` (comma-separated, `sd`'s own) when it names any; else the
 ///   client's own zone's `eureka.client.serviceUrl.<zone>` first, then the other zones of
 ///   `eureka.client.availability-zones.<region>` in their order after it, wrapping round
 ///   (as Netflix's client orders them with `prefer-same-zone-eureka`); else
@@ -175,12 +175,15 @@ impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Config {
         for (key, value) in pairs {
             spring.read(key.as_ref(), value.as_ref());
         }
-        let mut config = Self::from_url_list(spring.eureka_url.as_deref());
-        if spring.eureka_url.is_none() {
-            let urls = spring.service_urls();
-            if !urls.is_empty() {
-                config.service_urls = urls;
-            }
+        // `EUREKA_URL` when it names a URL; then Spring's keys; then the default.
+        let own = spring
+            .eureka_url
+            .as_deref()
+            .map(split_service_urls)
+            .filter(|urls| !urls.is_empty());
+        let mut config = Self::default();
+        if let Some(urls) = own.or_else(|| Some(spring.service_urls()).filter(|u| !u.is_empty())) {
+            config.service_urls = urls;
         }
         config.instance = spring.instance();
         config
