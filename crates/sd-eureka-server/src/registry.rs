@@ -42,6 +42,10 @@ pub(crate) enum Refused {
 struct Lease {
     instance: Arc<InstanceInfo>,
     last_renewal: Millis,
+    /// What responses show as `lastRenewalTimestamp`: `last_renewal`, or after a renewal
+    /// `last_renewal` plus the lease duration where the registry shows renewals as real
+    /// servers do ([`Registry::show_renewals_ahead`]).
+    shown_renewal: Millis,
     /// A status set through the override API; survives heartbeats until removed.
     overridden: Option<Status>,
     /// The status the instance itself last registered with. An override replaces the
@@ -56,7 +60,7 @@ impl Lease {
     fn view(&self) -> InstanceInfo {
         let mut instance = InstanceInfo::clone(&self.instance);
         if let Some(lease) = &mut instance.lease_info {
-            lease.last_renewal_timestamp = self.last_renewal;
+            lease.last_renewal_timestamp = self.shown_renewal;
         }
         instance.action_type = Some(self.action);
         instance
@@ -86,6 +90,8 @@ pub(crate) struct Registry {
     version: u64,
     /// Accepted heartbeats over the last minute, for the status page.
     renewals: PerMinute,
+    /// Whether renewals show as real servers show them (see `show_renewals_ahead`).
+    renewals_ahead: bool,
 }
 
 /// What the status page shows of the registry. It is taken under the registry's lock and
@@ -123,7 +129,15 @@ impl Registry {
             delta_capacity,
             version: 0,
             renewals: PerMinute::default(),
+            renewals_ahead: false,
         }
+    }
+
+    /// Shows each renewal's `lastRenewalTimestamp` a lease duration in the future, as
+    /// Netflix's eureka-core stores it (`Lease.renew()` adds the duration: the bug behind
+    /// "expires after twice the duration"). Expiry still counts from the real renewal.
+    pub(crate) fn show_renewals_ahead(&mut self, ahead: bool) {
+        self.renewals_ahead = ahead;
     }
 
     /// Changes with every registration, cancellation, eviction, status or metadata change.
@@ -188,6 +202,7 @@ impl Registry {
             Lease {
                 instance: Arc::clone(&instance),
                 last_renewal: now,
+                shown_renewal: now,
                 overridden,
                 reported,
                 action: ActionType::Added,
@@ -209,6 +224,7 @@ impl Registry {
         now: Millis,
     ) -> Result<(), Refused> {
         let app = app.to_ascii_uppercase();
+        let ahead = self.renewals_ahead;
         let lease = self.lease_mut(&app, id)?;
         if last_dirty.is_some_and(|client| client > lease.instance.last_dirty_timestamp) {
             return Err(Refused::Stale);
@@ -217,6 +233,12 @@ impl Registry {
             return Err(Refused::Unknown);
         }
         lease.last_renewal = now;
+        lease.shown_renewal = if ahead {
+            let duration = lease.instance.lease_info.map_or(90, |l| l.duration_in_secs);
+            now.saturating_add(i64::from(duration) * 1000)
+        } else {
+            now
+        };
         self.renewals.record(now);
         Ok(())
     }
@@ -643,6 +665,27 @@ mod tests {
         assert_eq!(instance.status, Status::Starting);
         assert_eq!(instance.last_dirty_timestamp, T0 + 200);
         assert_eq!(registry.instance_count(), 1);
+    }
+
+    /// As eureka-core: a renewal shows a lease duration ahead, a registration as it is, and
+    /// expiry counts from the real renewal.
+    #[test]
+    fn renewals_can_show_a_lease_ahead() {
+        let mut registry = registry();
+        registry.show_renewals_ahead(true);
+        let a = orders(1);
+        let id = a.instance_id.as_str();
+        registry.register("ORDERS", a.clone(), T0);
+        let shown_at = |r: &Registry| shown(r, &a).lease_info.unwrap().last_renewal_timestamp;
+        assert_eq!(shown_at(&registry), T0, "a registration is not a renewal");
+        assert_eq!(registry.renew("ORDERS", id, None, T0 + 5), Ok(()));
+        assert_eq!(shown_at(&registry), T0 + 5 + 90_000);
+        assert_eq!(registry.evict(T0 + 5 + 90_000), 0);
+        assert_eq!(
+            registry.evict(T0 + 5 + 90_001),
+            1,
+            "expired from the real renewal"
+        );
     }
 
     #[test]

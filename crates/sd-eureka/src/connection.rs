@@ -888,7 +888,23 @@ fn status_error(status: StatusCode, body: &[u8], url: &Arc<str>) -> Error {
     let body = String::from_utf8_lossy(&body[..body.len().min(200)])
         .trim()
         .to_owned();
-    Error::new(ErrorKind::Status { status, body }).at(url)
+    let no_base_path = status == StatusCode::NOT_FOUND && !names_eureka(url);
+    Error::new(ErrorKind::Status {
+        status,
+        body,
+        no_base_path,
+    })
+    .at(url)
+}
+
+/// Whether the path of `url` (an operation's URL) has a segment starting with `eureka`,
+/// as the base path of every known server does (`/eureka/`, `/eureka/v2/`).
+fn names_eureka(url: &str) -> bool {
+    let path = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest.find('/').map_or("", |at| &rest[at..]));
+    path.split('/')
+        .any(|segment| segment.to_ascii_lowercase().starts_with("eureka"))
 }
 
 fn segment(s: &str) -> String {
