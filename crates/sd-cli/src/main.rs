@@ -28,7 +28,8 @@ use crate::error::Error;
     after_help = "Environment:\n  \
                   EUREKA_URL  The registry of `sd eureka apps|watch|register` when --url is \
                   absent: comma-separated service URLs. The place for credentials \
-                  (http://USER:PASSWORD@host:8761/eureka/), which --url would show in `ps`.\n  \
+                  (http://USER:PASSWORD@host:8761/eureka/), which --url would show in `ps`. \
+                  Without it, a Spring service's EUREKA_CLIENT_SERVICEURL_* variables.\n  \
                   RUST_LOG    Log to stderr what the directives select (`debug`, \
                   `sd_eureka=trace`...); unset, nothing is logged. Logs never show credentials."
 )]

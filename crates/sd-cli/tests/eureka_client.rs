@@ -41,12 +41,17 @@ impl Registry {
     }
 
     fn start_with(credentials: Option<(&str, &str)>) -> Self {
+        Self::start_from(EurekaServer::builder(), credentials)
+    }
+
+    /// A registry from `builder`, on a free loopback port.
+    fn start_from(builder: sd_eureka_server::Builder, credentials: Option<(&str, &str)>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("a runtime");
-        let mut builder = EurekaServer::builder().addr("127.0.0.1:0".parse().expect("an address"));
+        let mut builder = builder.addr("127.0.0.1:0".parse().expect("an address"));
         if let Some((user, password)) = credentials {
             builder = builder.basic_auth(user, password);
         }
@@ -216,6 +221,31 @@ impl Sd {
         }
     }
 
+    /// The next line of `sd eureka watch`, its time checked (`YYYY-MM-DDTHH:MM:SSZ`, within
+    /// a day of now, as the test's clock is the process's) and taken off.
+    fn entry(&mut self) -> String {
+        let line = self.line();
+        let (time, rest) = line.split_once(' ').expect("a time and the rest");
+        let shape = time.len() == 20
+            && time.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b'T',
+                13 | 16 => b == b':',
+                19 => b == b'Z',
+                _ => b.is_ascii_digit(),
+            });
+        assert!(shape, "not an RFC 3339 UTC time: {line:?}");
+        let year: u64 = time[..4].parse().expect("a year");
+        let this_year = 1970
+            + std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs()
+                / 31_556_952;
+        assert!(year.abs_diff(this_year) <= 1, "{line:?}");
+        rest.to_owned()
+    }
+
     /// Every stdout line still to come, once it has exited.
     fn rest(&mut self) -> Vec<String> {
         let mut rest = Vec::new();
@@ -241,6 +271,15 @@ impl Sd {
             );
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends SIGTERM and returns at once.
+    fn signal_terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
     }
 
     /// Sends SIGTERM and waits for the exit.
@@ -391,6 +430,7 @@ fn register_defaults_to_an_outward_address_and_a_conventional_id() {
     let ip: IpAddr = instance.ip_addr.parse().expect("an IP address");
     assert!(!ip.is_unspecified(), "{ip}");
     assert!(!ip.is_loopback() || ip.to_string() == "127.0.0.1", "{ip}");
+    assert_eq!(ip, sd_eureka::default_ip(), "the library's detection");
     assert_eq!(instance.host_name, instance.ip_addr, "the host is the IP");
     assert_eq!(id, format!("{ip}:billing:9000"));
     assert_eq!(instance.status, Status::Up);
@@ -423,6 +463,12 @@ fn register_takes_the_id_status_and_lease_given() {
         "starting",
         "--lease",
         "15",
+        "--metadata",
+        "version=1.4",
+        "--metadata",
+        "query=a=b",
+        "--zone",
+        "eu-1a",
         "--url",
         &url,
     ]);
@@ -433,9 +479,49 @@ fn register_takes_the_id_status_and_lease_given() {
     assert_eq!(instance.status, Status::Starting);
     assert_eq!(instance.address(), "10.1.2.3:9000");
     assert_eq!(instance.lease_info.map(|l| l.duration_in_secs), Some(15));
+    let metadata: Vec<_> = instance
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        metadata,
+        [("query", "a=b"), ("version", "1.4"), ("zone", "eu-1a")]
+    );
 
     assert_eq!(sd.terminate().code(), Some(0), "stderr: {}", sd.stderr());
     assert_eq!(registry.instance("BILLING", "billing-1"), None);
+}
+
+/// With `--drain`, SIGTERM takes the instance out of service first, then deregisters it
+/// once the drain is over.
+#[test]
+fn register_with_a_drain_goes_out_of_service_before_it_leaves() {
+    let registry = Registry::start();
+    let url = registry.url();
+    let mut sd = Sd::spawn(&[
+        "eureka",
+        "register",
+        "--app",
+        "orders",
+        "--port",
+        "8080",
+        "--ip",
+        "127.0.0.1",
+        "--url",
+        &url,
+        "--drain",
+        "5",
+    ]);
+    assert!(sd.line().starts_with("registered "));
+    let id = "127.0.0.1:orders:8080";
+    sd.signal_terminate();
+    registry.wait_until("the instance is OUT_OF_SERVICE", |apps| {
+        find(apps, "ORDERS", id).is_some_and(|i| i.status == Status::OutOfService)
+    });
+    assert_eq!(sd.wait().code(), Some(0), "stderr: {}", sd.stderr());
+    assert_eq!(sd.rest(), [format!("deregistered ORDERS {id}")]);
+    assert_eq!(registry.instance("ORDERS", id), None);
 }
 
 #[test]
@@ -469,12 +555,16 @@ fn watch_prints_each_change_until_sigterm() {
     // Another app, which the watcher must leave out.
     registry.register(&local("billing", 7000, Status::Up));
     let mut watcher = watch(&url, "orders", &[]);
-    assert_eq!(watcher.line(), "-", "no instances yet");
+    assert_eq!(watcher.entry(), "-", "no instances yet");
 
     let mut first = register_process(&url, "orders", 9001);
-    assert_eq!(watcher.line(), "127.0.0.1:9001");
+    assert_eq!(watcher.entry(), "127.0.0.1:9001=UP");
     registry.register(&local("orders", 9000, Status::Up));
-    assert_eq!(watcher.line(), "127.0.0.1:9000 127.0.0.1:9001", "sorted");
+    assert_eq!(
+        watcher.entry(),
+        "127.0.0.1:9000=UP 127.0.0.1:9001=UP",
+        "sorted"
+    );
 
     assert_eq!(
         first.terminate().code(),
@@ -482,9 +572,9 @@ fn watch_prints_each_change_until_sigterm() {
         "stderr: {}",
         first.stderr()
     );
-    assert_eq!(watcher.line(), "127.0.0.1:9000");
+    assert_eq!(watcher.entry(), "127.0.0.1:9000=UP");
     registry.deregister("ORDERS", "127.0.0.1:orders:9000");
-    assert_eq!(watcher.line(), "-", "empty again");
+    assert_eq!(watcher.entry(), "-", "empty again");
 
     let status = watcher.terminate();
     assert_eq!(status.code(), Some(0), "stderr: {}", watcher.stderr());
@@ -500,7 +590,11 @@ fn watch_starts_with_the_instances_already_registered() {
     let registry = Registry::start();
     registry.register(&local("orders", 9000, Status::Up));
     let mut watcher = watch(&registry.url(), "ORDERS", &[]);
-    assert_eq!(watcher.line(), "127.0.0.1:9000", "not an empty set first");
+    assert_eq!(
+        watcher.entry(),
+        "127.0.0.1:9000=UP",
+        "not an empty set first"
+    );
     assert_eq!(watcher.terminate().code(), Some(0));
 }
 
@@ -510,18 +604,25 @@ fn watch_follows_up_instances_unless_all_statuses() {
     let url = registry.url();
     let mut up_only = watch(&url, "orders", &[]);
     let mut all = watch(&url, "orders", &["--all-statuses"]);
-    assert_eq!(up_only.line(), "-");
-    assert_eq!(all.line(), "-");
+    assert_eq!(up_only.entry(), "-");
+    assert_eq!(all.entry(), "-");
 
     registry.register(&local("orders", 9002, Status::Down));
-    assert_eq!(all.line(), "127.0.0.1:9002");
+    assert_eq!(all.entry(), "127.0.0.1:9002=DOWN");
     registry.register(&local("orders", 9003, Status::Up));
-    assert_eq!(all.line(), "127.0.0.1:9002 127.0.0.1:9003");
+    assert_eq!(all.entry(), "127.0.0.1:9002=DOWN 127.0.0.1:9003=UP");
     assert_eq!(
-        up_only.line(),
-        "127.0.0.1:9003",
+        up_only.entry(),
+        "127.0.0.1:9003=UP",
         "the DOWN instance is left out"
     );
+    // A change of status alone is a line.
+    registry.register(&local("orders", 9003, Status::OutOfService));
+    assert_eq!(
+        all.entry(),
+        "127.0.0.1:9002=DOWN 127.0.0.1:9003=OUT_OF_SERVICE"
+    );
+    assert_eq!(up_only.entry(), "-");
 
     assert_eq!(up_only.terminate().code(), Some(0));
     assert_eq!(all.terminate().code(), Some(0));
@@ -531,7 +632,7 @@ fn watch_follows_up_instances_unless_all_statuses() {
 fn watch_reports_an_unreachable_registry_and_still_stops_cleanly() {
     let dead = dead_url();
     let mut watcher = watch(&dead, "orders", &[]);
-    let line = watcher.line();
+    let line = watcher.entry();
     assert!(line.starts_with("error: "), "line: {line:?}");
     assert!(line.contains(&dead), "names the URL: {line:?}");
     let status = watcher.terminate();
@@ -632,6 +733,107 @@ fn apps_against_an_unreachable_registry_is_one_error_line() {
     assert_fails(&outcome, &["cannot read the registry", &dead]);
 }
 
+/// A real server shows a renewal a lease duration ahead (eureka-core's `Lease.renew()`);
+/// `apps` shows how long ago it was, not `0s ago` nor a time to come.
+#[test]
+fn apps_shows_a_real_servers_renewal_as_past() {
+    let registry = Registry::start_from(
+        EurekaServer::builder()
+            .renewal_timestamps_ahead(true)
+            .response_cache_ttl(Duration::ZERO),
+        None,
+    );
+    let url = registry.url();
+    let instance = local("orders", 9000, Status::Up);
+    registry.register(&instance);
+    let connection = Connection::new([&url]).expect("a connection");
+    registry
+        .runtime
+        .block_on(connection.heartbeat("ORDERS", &instance.instance_id, Status::Up, 0))
+        .expect("a heartbeat");
+    let shown = registry
+        .instance("ORDERS", &instance.instance_id)
+        .and_then(|i| i.lease_info)
+        .expect("a lease")
+        .last_renewal_timestamp;
+    assert!(
+        shown > sd_eureka::now_millis(),
+        "the registry shows it ahead"
+    );
+    // Let the renewal age past a second, so that `0s ago` is wrong.
+    let renewed_at = shown - 90_000;
+    while sd_eureka::now_millis() < renewed_at + 2_000 {
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    let (status, stdout, stderr) = run(&["eureka", "apps", "--url", &url], None);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    let row = stdout
+        .iter()
+        .find(|line| line.starts_with("ORDERS"))
+        .expect("the instance's row");
+    let cell = row.rsplit("  ").next().expect("the RENEWED cell").trim();
+    let secs: u64 = cell
+        .strip_suffix("s ago")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not `Ns ago` in seconds: {row:?}"));
+    assert!((2..60).contains(&secs), "renewed {secs}s ago: {row:?}");
+}
+
+/// An https registry needs the `tls` feature; with it, the URL is used (here, to meet a
+/// closed port), without it, the error says which feature to build with.
+#[test]
+fn https_urls_follow_the_tls_feature() {
+    let dead = dead_url().replace("http://", "https://");
+    let outcome = run(&["eureka", "apps", "--url", &dead], None);
+    if cfg!(feature = "tls") {
+        assert_fails(
+            &outcome,
+            &["cannot read the registry", "cannot reach the server", &dead],
+        );
+    } else {
+        assert_fails(&outcome, &["https", "`tls` cargo feature", "sd-cli"]);
+    }
+}
+
+/// The commonest mistake in a service URL: the registry's root instead of its base path.
+#[test]
+fn a_url_without_the_base_path_is_hinted_at() {
+    let registry = populated();
+    let root = format!("http://{}/", registry.server.local_addr());
+    let outcome = run(&["eureka", "apps", "--url", &root], None);
+    assert_fails(&outcome, &["404", "base path", "/eureka/"]);
+    // With the base path, a 404 is the registry's own answer: no hint.
+    let outcome = run(
+        &[
+            "eureka",
+            "apps",
+            "--url",
+            &format!("{root}eureka/nothing-here/"),
+        ],
+        None,
+    );
+    assert_fails(&outcome, &["404"]);
+    assert!(!outcome.2.contains("base path"), "{}", outcome.2);
+}
+
+/// In a Spring service's container, `sd` finds the registry from the service's variables
+/// (the zone order itself is `sd_eureka::Config`'s, tested there).
+#[test]
+fn spring_variables_name_the_registry_when_eureka_url_is_absent() {
+    let registry = populated();
+    let variables = [
+        ("EUREKA_CLIENT_AVAILABILITYZONES_US_EAST_1", "far,near"),
+        ("EUREKA_CLIENT_SERVICEURL_FAR", "http://127.0.0.1:1/eureka/"),
+        ("EUREKA_CLIENT_SERVICEURL_NEAR", &registry.url()),
+        ("EUREKA_INSTANCE_METADATAMAP_ZONE", "near"),
+    ];
+    let mut sd = Sd::spawn_with_variables(&["eureka", "apps"], &variables);
+    let status = sd.wait();
+    assert_eq!(status.code(), Some(0), "stderr: {}", sd.stderr());
+    assert_table(&sd.rest());
+}
+
 #[test]
 fn eureka_url_names_the_registry_when_url_is_absent() {
     let registry = populated();
@@ -645,7 +847,7 @@ fn eureka_url_names_the_registry_when_url_is_absent() {
         &["eureka", "watch", "orders", "--interval", INTERVAL],
         Some(&urls),
     );
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
     assert_eq!(watcher.terminate().code(), Some(0));
 }
 
@@ -667,7 +869,7 @@ fn several_urls_fail_over_to_a_live_one() {
     assert_table(&stdout);
 
     let mut watcher = watch(&dead, "orders", &["--url", &live]);
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
 
     let mut sd = Sd::spawn(&[
         "eureka",
@@ -730,7 +932,7 @@ fn unusable_urls_fail_over_for_apps_watch_and_register() {
         assert_table(&stdout);
 
         let mut watcher = watch(bad, "orders", &["--url", &live]);
-        assert_eq!(watcher.line(), "127.0.0.1:8080", "{bad}");
+        assert_eq!(watcher.entry(), "127.0.0.1:8080=UP", "{bad}");
         assert_eq!(watcher.terminate().code(), Some(0));
     }
 
@@ -819,7 +1021,7 @@ fn eureka_url_gives_apps_watch_and_register_their_credentials() {
         &["eureka", "watch", "orders", "--interval", INTERVAL],
         &variables,
     );
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
 
     let mut sd = Sd::spawn_with_variables(
         &[
@@ -915,7 +1117,7 @@ fn rust_log_logs_to_stderr_and_never_credentials() {
         &["eureka", "watch", "orders", "--interval", INTERVAL],
         &variables,
     );
-    assert_eq!(watcher.line(), "127.0.0.1:8080");
+    assert_eq!(watcher.entry(), "127.0.0.1:8080=UP");
     let mut sd = Sd::spawn_with_variables(
         &[
             "eureka",

@@ -42,7 +42,10 @@ fn read_path(c: &mut Criterion) {
         group.bench_function(format!("100 endpoints, {threads} thread(s)"), |b| {
             b.iter_custom(|iters| {
                 concurrently(threads, iters, || {
-                    black_box(endpointer.endpoints().map_or(0, |e| e.len()));
+                    let mut endpointer = endpointer.clone();
+                    move || {
+                        black_box(endpointer.endpoints().map_or(0, |e| e.len()));
+                    }
                 })
             });
         });
@@ -66,18 +69,18 @@ fn write_path(c: &mut Criterion) {
         Instances::new(both)
     });
     let cache = InstanceCache::with_state(a.clone());
-    let endpointer = endpointer(&rt, &cache);
+    let mut endpointer = endpointer(&rt, &cache);
     // Outside the routine: criterion calls it several times, and an update to the set
     // already published is (rightly) not published again.
     let mut flip = false;
     group.bench_function("10,000 instances, half replaced", |bench| {
         bench.iter(|| {
             flip = !flip;
-            let before = endpointer.endpoints().ok();
+            let before = endpointer.endpoints().ok().cloned();
             cache.update(if flip { b.clone() } else { a.clone() });
             // Wait until the endpointer's task has published the new list.
             while let (Some(before), Ok(now)) = (&before, endpointer.endpoints()) {
-                if !Endpoints::ptr_eq(before, &now) {
+                if !Endpoints::ptr_eq(before, now) {
                     break;
                 }
                 std::hint::spin_loop();

@@ -3,8 +3,10 @@
 
 use std::fmt;
 use std::hash::{BuildHasher as _, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use crate::splitmix64;
 
 /// Exponential backoff with jitter.
 ///
@@ -28,28 +30,6 @@ pub struct Backoff {
     max: Duration,
     /// `SplitMix64` state.
     state: AtomicU64,
-}
-
-/// The increment of `SplitMix64`: an odd constant near 2^64 / φ, so successive states
-/// are well spread before mixing.
-const SPLITMIX_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// The next `SplitMix64` output from an atomic state: one `fetch_add`, then mixing. Any
-/// number of threads may draw at once without waiting for each other; the jitter of
-/// [`Backoff`] and sd-lb's `Random` both draw from it.
-///
-/// ```
-/// use std::sync::atomic::AtomicU64;
-/// let state = AtomicU64::new(42);
-/// assert_ne!(sd_core::splitmix64(&state), sd_core::splitmix64(&state));
-/// ```
-pub fn splitmix64(state: &AtomicU64) -> u64 {
-    let mut z = state
-        .fetch_add(SPLITMIX_GAMMA, Ordering::Relaxed)
-        .wrapping_add(SPLITMIX_GAMMA);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 impl Backoff {

@@ -1,8 +1,10 @@
 //! Endpoints as the read path sees them, and the `EndpointSource` trait balancers read from.
 
 use std::fmt;
+use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::{Error, Instance};
 
@@ -135,45 +137,86 @@ impl<E> FromIterator<Endpoint<E>> for Endpoints<E> {
 }
 
 /// Something that yields the current endpoints: an [`Endpointer`](crate::Endpointer), a
-/// [`FixedEndpointer`](crate::FixedEndpointer), or your own. Balancers read from it on
-/// every request.
+/// [`FixedEndpointer`](crate::FixedEndpointer), a filter over another source, or your own.
+/// Balancers read from it on every request.
+///
+/// # A reader per clone
+///
+/// Reading takes `&mut self` because each value is one *reader* with state of its own: an
+/// `Endpointer` clone caches the last published list and, on each read, only checks that
+/// the list it holds is still the published one (one atomic load of a pointer that
+/// changes only when discovery does). So a read writes nothing that another thread reads
+/// or writes: no reference count, no lock, no shared counter; threads reading at once do
+/// not slow each other down. Give each thread or task its own clone, as tower stacks do
+/// with services; clones are cheap, and share everything but that cache.
 pub trait EndpointSource {
     /// The user's endpoint value.
     type Endpoint;
 
-    /// Runs `f` on the current endpoints, or on the error that stands in for them.
+    /// The current endpoints, lent from this reader, or the error that stands in for them.
     ///
-    /// This is the hot path: implementations must not block or allocate, and `f` gets a
-    /// borrow so that reading needs no reference-count traffic on the shared list.
-    fn with_endpoints<R>(
-        &self,
-        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
-    ) -> R;
+    /// This is the hot path: implementations must not block, allocate or write shared
+    /// memory when nothing changed since the last read. (The error is handed out owned, a
+    /// reference-count increment, so that `?` works anywhere; it is not the hot path.)
+    fn endpoints(&mut self) -> Result<&Endpoints<Self::Endpoint>, Error>;
 
-    /// The current endpoints, or the error that stands in for them.
-    fn endpoints(&self) -> Result<Endpoints<Self::Endpoint>, Error> {
-        self.with_endpoints(|r| r.cloned().map_err(Clone::clone))
+    /// Ready once the source published since this reader last read it or was told of a
+    /// change (a new list, an error, or the source closing), and marks that publish as
+    /// seen, as `tokio::sync::watch` does; otherwise `cx` is woken when it happens.
+    ///
+    /// Lets a caller with nothing to pick wait for discovery instead of polling. Spurious
+    /// wake-ups are possible, as with any waker. The default, for sources that never
+    /// change, is never ready.
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let _ = cx;
+        Poll::Pending
+    }
+
+    /// Waits until the endpoints change; see [`poll_changed`](Self::poll_changed).
+    ///
+    /// ```
+    /// use sd_core::{BoxError, EndpointSource, Endpointer, InstanceCache, Instances};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sd_core::Error> {
+    /// let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80"]));
+    /// let mut endpointer = Endpointer::new(&cache, |_: &sd_core::Instance| Ok::<_, BoxError>(()))?;
+    /// assert_eq!(endpointer.endpoints()?.len(), 1);
+    ///
+    /// cache.update(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
+    /// endpointer.changed().await;
+    /// assert_eq!(endpointer.endpoints()?.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn changed(&mut self) -> impl Future<Output = ()> + '_
+    where
+        Self: Sized,
+    {
+        std::future::poll_fn(|cx| self.poll_changed(cx))
     }
 }
 
-impl<T: EndpointSource + ?Sized> EndpointSource for &T {
+impl<T: EndpointSource + ?Sized> EndpointSource for &mut T {
     type Endpoint = T::Endpoint;
 
-    fn with_endpoints<R>(
-        &self,
-        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
-    ) -> R {
-        (**self).with_endpoints(f)
+    fn endpoints(&mut self) -> Result<&Endpoints<Self::Endpoint>, Error> {
+        (**self).endpoints()
+    }
+
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_changed(cx)
     }
 }
 
-impl<T: EndpointSource + ?Sized> EndpointSource for Arc<T> {
+impl<T: EndpointSource + ?Sized> EndpointSource for Box<T> {
     type Endpoint = T::Endpoint;
 
-    fn with_endpoints<R>(
-        &self,
-        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
-    ) -> R {
-        (**self).with_endpoints(f)
+    fn endpoints(&mut self) -> Result<&Endpoints<Self::Endpoint>, Error> {
+        (**self).endpoints()
+    }
+
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_changed(cx)
     }
 }

@@ -1,16 +1,19 @@
 //! `Endpointer`: endpoints kept in step with an instancer, readable without locks.
 
 mod cache;
+mod changes;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Cache};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use self::cache::{Closers, EndpointCache, Snapshot};
+use self::changes::Changes;
 use crate::factory::{Closer, Factory};
 use crate::{EndpointSource, Endpoints, Error, Instancer, Subscription};
 
@@ -26,10 +29,17 @@ use crate::{EndpointSource, Endpoints, Error, Instancer, Subscription};
 /// the first error is `timeout` old; then it closes every endpoint and returns that first
 /// error until a good event arrives, which rebuilds everything.
 ///
-/// [`endpoints`](EndpointSource::endpoints) is lock-free and allocation-free: a background
-/// task does all the work and publishes each new list with an atomic pointer swap. The
-/// task belongs to the endpointer: [`close`](Self::close), or dropping the last clone,
-/// closes every live endpoint at once and stops the task, which unsubscribes as it ends.
+/// A background task does all the work and publishes each new list with an atomic pointer
+/// swap. Each clone of an endpointer is a reader of its own (see
+/// [`EndpointSource`]): it keeps the list it last read and, on each
+/// [`endpoints`](EndpointSource::endpoints), only checks that the list is still the
+/// published one — one atomic load, with no lock, no allocation, no clock, and no write
+/// to memory another thread uses. Give each thread or task its own clone.
+/// [`changed`](EndpointSource::changed) waits for the next publish.
+///
+/// The task belongs to the endpointer: [`close`](Self::close), or dropping the last
+/// clone, closes every live endpoint at once and stops the task, which unsubscribes as it
+/// ends.
 ///
 /// Times come from [`tokio::time`], so a test can drive invalidation with
 /// `tokio::time::pause` and `advance`.
@@ -40,7 +50,7 @@ use crate::{EndpointSource, Endpoints, Error, Instancer, Subscription};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), sd_core::Error> {
 /// let instancer = FixedInstancer::new(["10.0.0.2:80", "10.0.0.1:80"]);
-/// let endpointer = Endpointer::new(&instancer, |instance: &Instance| {
+/// let mut endpointer = Endpointer::new(&instancer, |instance: &Instance| {
 ///     Ok::<_, BoxError>(format!("http://{}/", instance.id()))
 /// })?;
 ///
@@ -52,13 +62,38 @@ use crate::{EndpointSource, Endpoints, Error, Instancer, Subscription};
 /// ```
 pub struct Endpointer<E> {
     handle: Arc<Handle<E>>,
+    /// This reader's copy of the published snapshot.
+    reader: Cache<Arc<ArcSwap<Snapshot<E>>>, Arc<Snapshot<E>>>,
+    /// The address of the snapshot this reader last lent or reported as a change (kept
+    /// alive by `reader`, so the address cannot be reused while it is compared): what
+    /// "changed" is measured from.
+    seen: usize,
+}
+
+impl<E> Endpointer<E> {
+    fn reader(handle: Arc<Handle<E>>) -> Self {
+        let mut reader = Cache::new(Arc::clone(&handle.core.published));
+        let seen = Arc::as_ptr(reader.load()).addr();
+        Self {
+            handle,
+            reader,
+            seen,
+        }
+    }
+
+    /// Whether the published snapshot differs from the one last seen; marks it seen.
+    fn take_change(&mut self) -> bool {
+        let current = Arc::as_ptr(self.reader.load()).addr();
+        let changed = current != self.seen;
+        self.seen = current;
+        changed
+    }
 }
 
 impl<E> Clone for Endpointer<E> {
+    /// Another reader of the same endpoints, starting from the current list.
     fn clone(&self) -> Self {
-        Self {
-            handle: Arc::clone(&self.handle),
-        }
+        Self::reader(Arc::clone(&self.handle))
     }
 }
 
@@ -69,7 +104,9 @@ struct Handle<E> {
 
 /// Shared by the handle and the task.
 struct Core<E> {
-    published: ArcSwap<Snapshot<E>>,
+    published: Arc<ArcSwap<Snapshot<E>>>,
+    /// Readers waiting for the next publish.
+    changes: Changes,
     /// Held by writers only: the task, `close`, and nothing on the read path.
     cache: Mutex<EndpointCache<E>>,
 }
@@ -112,11 +149,10 @@ impl<E> Handle<E> {
         let closers = {
             let mut cache = self.core.lock();
             let closers = cache.close();
-            self.core
-                .published
-                .store(Arc::new(Snapshot::Failed(Error::closed())));
+            self.core.published.store(Arc::new(Err(Error::closed())));
             closers
         };
+        self.core.changes.notify();
         closers.into_iter().for_each(Closer::close);
         let stop = self
             .stop
@@ -149,6 +185,7 @@ impl<E> Core<E> {
             self.published.store(Arc::new(cache.snapshot()));
             closers
         };
+        self.changes.notify();
         closers.into_iter().for_each(Closer::close);
     }
 
@@ -189,9 +226,23 @@ async fn drive<E: 'static>(
 impl<E> EndpointSource for Endpointer<E> {
     type Endpoint = E;
 
-    fn with_endpoints<R>(&self, f: impl FnOnce(Result<&Endpoints<E>, &Error>) -> R) -> R {
-        let snapshot = self.handle.core.published.load();
-        f(snapshot.read(Instant::now))
+    fn endpoints(&mut self) -> Result<&Endpoints<E>, Error> {
+        let snapshot = self.reader.load();
+        self.seen = Arc::as_ptr(snapshot).addr();
+        snapshot.as_ref().as_ref().map_err(Clone::clone)
+    }
+
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.take_change() {
+            return Poll::Ready(());
+        }
+        self.handle.core.changes.register(cx.waker());
+        // A publish between the check and the registration woke no one: look again.
+        if self.take_change() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -200,13 +251,10 @@ impl<E> fmt::Debug for Endpointer<E> {
         let snapshot = self.handle.core.published.load();
         let mut d = f.debug_struct("Endpointer");
         match &**snapshot {
-            Snapshot::Ready(eps) => d.field("endpoints", &eps.len()),
-            Snapshot::Stale {
-                endpoints, error, ..
-            } => d.field("endpoints", &endpoints.len()).field("error", error),
-            Snapshot::Failed(error) => d.field("error", error),
+            Ok(endpoints) => d.field("endpoints", &endpoints.len()),
+            Err(error) => d.field("error", error),
         };
-        d.finish()
+        d.finish_non_exhaustive()
     }
 }
 
@@ -248,16 +296,15 @@ impl EndpointerBuilder {
             debug_assert!(closers.is_empty(), "a fresh cache has nothing to close");
         }
         let core = Arc::new(Core {
-            published: ArcSwap::from_pointee(cache.snapshot()),
+            published: Arc::new(ArcSwap::from_pointee(cache.snapshot())),
+            changes: Changes::default(),
             cache: Mutex::new(cache),
         });
         let (stop_tx, stop_rx) = oneshot::channel();
         runtime.spawn(drive(Arc::clone(&core), subscription, stop_rx));
-        Ok(Endpointer {
-            handle: Arc::new(Handle {
-                core,
-                stop: Mutex::new(Some(stop_tx)),
-            }),
-        })
+        Ok(Endpointer::reader(Arc::new(Handle {
+            core,
+            stop: Mutex::new(Some(stop_tx)),
+        })))
     }
 }

@@ -46,7 +46,7 @@ impl Instancer for FixedInstancer {
 /// ```
 /// use sd_core::{EndpointSource, FixedEndpointer};
 ///
-/// let fixed = FixedEndpointer::new([("10.0.0.1:80", "a"), ("10.0.0.2:80", "b")]);
+/// let mut fixed = FixedEndpointer::new([("10.0.0.1:80", "a"), ("10.0.0.2:80", "b")]);
 /// assert_eq!(fixed.endpoints().unwrap().len(), 2);
 /// ```
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ impl<E> From<Endpoints<E>> for FixedEndpointer<E> {
 impl<E> EndpointSource for FixedEndpointer<E> {
     type Endpoint = E;
 
-    fn with_endpoints<R>(&self, f: impl FnOnce(Result<&Endpoints<E>, &Error>) -> R) -> R {
-        f(Ok(&self.endpoints))
+    fn endpoints(&mut self) -> Result<&Endpoints<E>, Error> {
+        Ok(&self.endpoints)
     }
 }

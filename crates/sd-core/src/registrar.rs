@@ -40,16 +40,16 @@ use std::future::Future;
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let cache = InstanceCache::new();
 /// let registrar = Local { cache: &cache, me: "10.0.0.7:80", up: Mutex::new(false) };
-/// let endpointer = Endpointer::new(&cache, |i: &Instance| Ok::<_, BoxError>(i.id().to_owned()))?;
+/// let mut endpointer = Endpointer::new(&cache, |i: &Instance| Ok::<_, BoxError>(i.id().to_owned()))?;
 ///
 /// registrar.deregister().await?; // before register: nothing happens
 /// registrar.register().await?;
 /// registrar.register().await?; // twice: a no-op
-/// tokio::task::yield_now().await;
+/// endpointer.changed().await;
 /// assert_eq!(endpointer.endpoints()?.len(), 1);
 ///
 /// registrar.deregister().await?;
-/// tokio::task::yield_now().await;
+/// endpointer.changed().await;
 /// assert!(endpointer.endpoints()?.is_empty());
 /// # Ok(())
 /// # }

@@ -49,6 +49,7 @@ mod encode;
 mod gate;
 mod intake;
 mod page;
+mod rate;
 mod registry;
 mod server;
 mod service;

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use sd_eureka::{ActionType, Application, Applications, InstanceInfo, Metadata, Status};
 
+use crate::rate::PerMinute;
+
 /// Milliseconds since the Unix epoch, as Eureka timestamps are.
 pub(crate) type Millis = i64;
 
 /// The lease renewal interval of a registration that gives none (or one ≤ 0).
-const DEFAULT_RENEWAL_SECS: u32 = 30;
+pub(crate) const DEFAULT_RENEWAL_SECS: u32 = 30;
 /// The lease duration of a registration that gives none (or one ≤ 0).
-const DEFAULT_DURATION_SECS: u32 = 90;
+pub(crate) const DEFAULT_DURATION_SECS: u32 = 90;
 
 /// Why an operation on an instance did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,8 +42,15 @@ pub(crate) enum Refused {
 struct Lease {
     instance: Arc<InstanceInfo>,
     last_renewal: Millis,
+    /// What responses show as `lastRenewalTimestamp`: `last_renewal`, or after a renewal
+    /// `last_renewal` plus the lease duration where the registry shows renewals as real
+    /// servers do ([`Registry::show_renewals_ahead`]).
+    shown_renewal: Millis,
     /// A status set through the override API; survives heartbeats until removed.
     overridden: Option<Status>,
+    /// The status the instance itself last registered with. An override replaces the
+    /// status every read shows, so the status page keeps this to show both.
+    reported: Status,
     /// The last change, shown as the instance's `actionType`.
     action: ActionType,
 }
@@ -51,7 +60,7 @@ impl Lease {
     fn view(&self) -> InstanceInfo {
         let mut instance = InstanceInfo::clone(&self.instance);
         if let Some(lease) = &mut instance.lease_info {
-            lease.last_renewal_timestamp = self.last_renewal;
+            lease.last_renewal_timestamp = self.shown_renewal;
         }
         instance.action_type = Some(self.action);
         instance
@@ -79,6 +88,36 @@ pub(crate) struct Registry {
     delta_capacity: usize,
     /// Bumped by every change a full fetch would show (not by plain renewals).
     version: u64,
+    /// Accepted heartbeats over the last minute, for the status page.
+    renewals: PerMinute,
+    /// Whether renewals show as real servers show them (see `show_renewals_ahead`).
+    renewals_ahead: bool,
+}
+
+/// What the status page shows of the registry. It is taken under the registry's lock and
+/// rendered after the lock is released, so heartbeats never wait for the HTML of a large
+/// registry; taking it copies pointers, not instances.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PageSnapshot {
+    /// The apps in name order, each with its instances in id order.
+    pub(crate) apps: Vec<(String, Vec<PageLease>)>,
+    /// Heartbeats accepted in the last minute.
+    pub(crate) renewals_last_minute: u64,
+    /// Heartbeats a minute the registered leases ask for.
+    pub(crate) expected_renewals_per_minute: f64,
+}
+
+/// One instance as the status page shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct PageLease {
+    /// The instance as registered, with the override applied to its `status`.
+    pub(crate) instance: Arc<InstanceInfo>,
+    /// When its lease was last renewed.
+    pub(crate) last_renewal: Millis,
+    /// The status set through the override API, if any.
+    pub(crate) overridden: Option<Status>,
+    /// The status the instance itself last registered with.
+    pub(crate) reported: Status,
 }
 
 impl Registry {
@@ -89,7 +128,16 @@ impl Registry {
             delta_retention,
             delta_capacity,
             version: 0,
+            renewals: PerMinute::default(),
+            renewals_ahead: false,
         }
+    }
+
+    /// Shows each renewal's `lastRenewalTimestamp` a lease duration in the future, as
+    /// Netflix's eureka-core stores it (`Lease.renew()` adds the duration: the bug behind
+    /// "expires after twice the duration"). Expiry still counts from the real renewal.
+    pub(crate) fn show_renewals_ahead(&mut self, ahead: bool) {
+        self.renewals_ahead = ahead;
     }
 
     /// Changes with every registration, cancellation, eviction, status or metadata change.
@@ -110,9 +158,11 @@ impl Registry {
         }
         let leases = self.apps.entry(app.clone()).or_default();
         let previous = leases.get(&instance.instance_id);
+        let mut reported = instance.status;
         if let Some(previous) = previous {
             if previous.instance.last_dirty_timestamp > instance.last_dirty_timestamp {
                 instance = InstanceInfo::clone(&previous.instance);
+                reported = previous.reported;
             }
         }
         // An override already set wins; else one the body asks for is taken, as on real
@@ -152,7 +202,9 @@ impl Registry {
             Lease {
                 instance: Arc::clone(&instance),
                 last_renewal: now,
+                shown_renewal: now,
                 overridden,
+                reported,
                 action: ActionType::Added,
             },
         );
@@ -172,6 +224,7 @@ impl Registry {
         now: Millis,
     ) -> Result<(), Refused> {
         let app = app.to_ascii_uppercase();
+        let ahead = self.renewals_ahead;
         let lease = self.lease_mut(&app, id)?;
         if last_dirty.is_some_and(|client| client > lease.instance.last_dirty_timestamp) {
             return Err(Refused::Stale);
@@ -180,7 +233,36 @@ impl Registry {
             return Err(Refused::Unknown);
         }
         lease.last_renewal = now;
+        lease.shown_renewal = if ahead {
+            let duration = lease.instance.lease_info.map_or(90, |l| l.duration_in_secs);
+            now.saturating_add(i64::from(duration) * 1000)
+        } else {
+            now
+        };
+        self.renewals.record(now);
         Ok(())
+    }
+
+    /// How many heartbeats were accepted in the minute up to `now`.
+    pub(crate) fn renewals_last_minute(&self, now: Millis) -> u64 {
+        self.renewals.last_minute(now)
+    }
+
+    /// How many heartbeats a minute the registered instances should send, by their
+    /// leases' renewal intervals (real servers assume 30 s for all).
+    pub(crate) fn expected_renewals_per_minute(&self) -> f64 {
+        self.apps
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|lease| {
+                let interval = lease
+                    .instance
+                    .lease_info
+                    .map_or(DEFAULT_RENEWAL_SECS, |l| l.renewal_interval_in_secs)
+                    .max(1);
+                60.0 / f64::from(interval)
+            })
+            .sum()
     }
 
     /// The lease of instance `id` of `app` (already upper-cased).
@@ -436,13 +518,29 @@ impl Registry {
         self.apps.values().map(BTreeMap::len).sum()
     }
 
-    /// `(app, instance, last renewal)` for every instance, for the status page.
-    pub(crate) fn leases(&self) -> impl Iterator<Item = (&str, &InstanceInfo, Millis)> + '_ {
-        self.apps.iter().flat_map(|(app, leases)| {
-            leases
-                .values()
-                .map(move |l| (app.as_str(), &*l.instance, l.last_renewal))
-        })
+    /// What the status page shows, as of `now`.
+    pub(crate) fn page_snapshot(&self, now: Millis) -> PageSnapshot {
+        let apps = self
+            .apps
+            .iter()
+            .map(|(app, leases)| {
+                let leases = leases
+                    .values()
+                    .map(|l| PageLease {
+                        instance: Arc::clone(&l.instance),
+                        last_renewal: l.last_renewal,
+                        overridden: l.overridden,
+                        reported: l.reported,
+                    })
+                    .collect();
+                (app.clone(), leases)
+            })
+            .collect();
+        PageSnapshot {
+            apps,
+            renewals_last_minute: self.renewals_last_minute(now),
+            expected_renewals_per_minute: self.expected_renewals_per_minute(),
+        }
     }
 }
 
@@ -567,6 +665,27 @@ mod tests {
         assert_eq!(instance.status, Status::Starting);
         assert_eq!(instance.last_dirty_timestamp, T0 + 200);
         assert_eq!(registry.instance_count(), 1);
+    }
+
+    /// As eureka-core: a renewal shows a lease duration ahead, a registration as it is, and
+    /// expiry counts from the real renewal.
+    #[test]
+    fn renewals_can_show_a_lease_ahead() {
+        let mut registry = registry();
+        registry.show_renewals_ahead(true);
+        let a = orders(1);
+        let id = a.instance_id.as_str();
+        registry.register("ORDERS", a.clone(), T0);
+        let shown_at = |r: &Registry| shown(r, &a).lease_info.unwrap().last_renewal_timestamp;
+        assert_eq!(shown_at(&registry), T0, "a registration is not a renewal");
+        assert_eq!(registry.renew("ORDERS", id, None, T0 + 5), Ok(()));
+        assert_eq!(shown_at(&registry), T0 + 5 + 90_000);
+        assert_eq!(registry.evict(T0 + 5 + 90_000), 0);
+        assert_eq!(
+            registry.evict(T0 + 5 + 90_001),
+            1,
+            "expired from the real renewal"
+        );
     }
 
     #[test]
@@ -747,6 +866,81 @@ mod tests {
             ]
         );
         assert_eq!(delta.apps_hashcode.as_deref(), Some(""));
+    }
+
+    /// `(status shown, override, status the instance reported)` of instance `id`.
+    fn page_view(registry: &Registry, id: &str) -> (Status, Option<Status>, Status) {
+        let snapshot = registry.page_snapshot(T0);
+        let lease = snapshot
+            .apps
+            .iter()
+            .flat_map(|(_, leases)| leases)
+            .find(|l| l.instance.instance_id == id)
+            .expect("registered");
+        (lease.instance.status, lease.overridden, lease.reported)
+    }
+
+    #[test]
+    fn the_page_sees_an_override_beside_the_reported_status() {
+        let mut registry = registry();
+        let a = orders(1);
+        let id = a.instance_id.clone();
+        registry.register("ORDERS", a.clone(), T0);
+        assert_eq!(page_view(&registry, &id), (Status::Up, None, Status::Up));
+        registry
+            .set_override("ORDERS", &id, Status::OutOfService, T0 + 1)
+            .unwrap();
+        let overridden = (Status::OutOfService, Some(Status::OutOfService), Status::Up);
+        assert_eq!(page_view(&registry, &id), overridden);
+        // The instance registers again as DOWN: the override still wins, the page sees DOWN.
+        let mut down = a.clone();
+        down.status = Status::Down;
+        registry.register("ORDERS", down.clone(), T0 + 2);
+        let shown = (
+            Status::OutOfService,
+            Some(Status::OutOfService),
+            Status::Down,
+        );
+        assert_eq!(page_view(&registry, &id), shown);
+        // An older registration keeps the server's copy, and so what it reported.
+        let mut older = a.clone();
+        older.last_dirty_timestamp = T0 - 1;
+        registry.register("ORDERS", older, T0 + 3);
+        assert_eq!(page_view(&registry, &id), shown);
+    }
+
+    #[test]
+    fn accepted_heartbeats_are_counted_for_the_last_minute() {
+        let mut registry = registry();
+        let (a, b) = (orders(1), with_lease(orders(2), 90));
+        registry.register("ORDERS", a.clone(), T0);
+        let mut fast = b.lease_info.unwrap();
+        fast.renewal_interval_in_secs = 10;
+        let mut b = b;
+        b.lease_info = Some(fast);
+        registry.register("ORDERS", b.clone(), T0);
+        // 60/30 + 60/10 heartbeats a minute.
+        assert!((registry.expected_renewals_per_minute() - 8.0).abs() < 1e-9);
+        assert_eq!(
+            registry.renewals_last_minute(T0),
+            0,
+            "registrations are no renewals"
+        );
+        for k in 1..=4 {
+            registry
+                .renew("ORDERS", &a.instance_id, None, T0 + k * 10_000)
+                .unwrap();
+        }
+        // Refused heartbeats are not counted.
+        assert!(registry.renew("ORDERS", "nobody", None, T0 + 1).is_err());
+        assert!(
+            registry
+                .renew("ORDERS", &b.instance_id, Some(T0 + 1), T0 + 1)
+                .is_err()
+        );
+        assert_eq!(registry.renewals_last_minute(T0 + 40_000), 4);
+        assert_eq!(registry.renewals_last_minute(T0 + 70_000), 3);
+        assert_eq!(registry.renewals_last_minute(T0 + 100_000), 0);
     }
 
     #[test]

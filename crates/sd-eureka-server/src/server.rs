@@ -17,6 +17,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::conn::{self, Connections};
 use crate::encode::Encoder;
 use crate::gate::ReadGate;
+use crate::page;
 use crate::registry::Registry;
 use crate::service::{Config, State};
 
@@ -54,6 +55,7 @@ pub struct Builder {
     credentials: Option<(String, String)>,
     max_body: usize,
     sync_wait: Duration,
+    renewals_ahead: bool,
     header_read_timeout: Duration,
     idle_timeout: Duration,
     max_connections: usize,
@@ -70,6 +72,7 @@ impl Default for Builder {
             credentials: None,
             max_body: 1 << 20,
             sync_wait: Duration::ZERO,
+            renewals_ahead: false,
             header_read_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             max_connections: 512,
@@ -89,6 +92,7 @@ impl fmt::Debug for Builder {
             .field("password", &self.credentials.as_ref().map(|_| REDACTED))
             .field("max_body", &self.max_body)
             .field("sync_wait", &self.sync_wait)
+            .field("renewals_ahead", &self.renewals_ahead)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
@@ -146,6 +150,15 @@ impl Builder {
         self
     }
 
+    /// Show each renewed lease's `lastRenewalTimestamp` one lease duration in the future,
+    /// as Netflix's eureka-core does (default false: the renewal's own time). For testing
+    /// clients that show renewals: an age computed from such a timestamp is negative.
+    /// Expiry counts from the real renewal either way.
+    pub fn renewal_timestamps_ahead(mut self, ahead: bool) -> Self {
+        self.renewals_ahead = ahead;
+        self
+    }
+
     /// Refuse every registry read (`GET apps`, `apps/delta`, `apps/{APP}`, instances,
     /// `vips`, `svips`) with 403 for this long after [`bind`](Self::bind), while still
     /// accepting registrations, heartbeats and the rest of the writes (default zero: no
@@ -194,17 +207,25 @@ impl Builder {
     pub async fn bind(self) -> std::io::Result<EurekaServer> {
         let listener = TcpListener::bind(self.addr).await?;
         let local_addr = listener.local_addr()?;
+        let mut registry = Registry::new(self.delta_retention, self.delta_capacity);
+        registry.show_renewals_ahead(self.renewals_ahead);
         let state = Arc::new(State {
-            registry: Arc::new(Mutex::new(Registry::new(
-                self.delta_retention,
-                self.delta_capacity,
-            ))),
+            registry: Arc::new(Mutex::new(registry)),
             encoder: Encoder::new(self.response_cache_ttl),
             config: Config::new(
                 self.credentials.as_ref(),
                 self.max_body,
                 // Counted from the bind: the server is reachable from here on.
                 ReadGate::starting_now(self.sync_wait),
+                page::Settings {
+                    local_addr,
+                    started: now_millis(),
+                    eviction_interval: self.eviction_interval,
+                    delta_retention: self.delta_retention,
+                    delta_capacity: self.delta_capacity,
+                    response_cache_ttl: self.response_cache_ttl,
+                    max_connections: self.max_connections,
+                },
             ),
         });
         let (stop_tx, stop_rx) = oneshot::channel();

@@ -36,6 +36,8 @@ pub(crate) struct Config {
     max_body: usize,
     /// Registry reads answer 403 while it is shut (see [`ReadGate`]).
     read_gate: ReadGate,
+    /// What the status page shows of the server.
+    page: crate::page::Settings,
 }
 
 impl std::fmt::Debug for Config {
@@ -44,6 +46,7 @@ impl std::fmt::Debug for Config {
             .field("credentials", &self.credentials.as_ref().map(|_| REDACTED))
             .field("max_body", &self.max_body)
             .field("read_gate", &self.read_gate)
+            .field("page", &self.page)
             .finish()
     }
 }
@@ -53,6 +56,7 @@ impl Config {
         credentials: Option<&(String, String)>,
         max_body: usize,
         read_gate: ReadGate,
+        page: crate::page::Settings,
     ) -> Self {
         let credentials = credentials.map(|(user, password)| {
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -61,6 +65,7 @@ impl Config {
             credentials,
             max_body,
             read_gate,
+            page,
         }
     }
 }
@@ -196,7 +201,12 @@ impl State {
             return refused;
         }
         let reply = match (&method, route) {
-            (&Method::GET, Route::Page) => crate::page::render(&self.lock_registry(), now),
+            (&Method::GET, Route::Page) => {
+                let refused_for = self.config.read_gate.remaining(Instant::now());
+                // The lock is held for the snapshot only, not for the HTML.
+                let snapshot = self.lock_registry().page_snapshot(now);
+                crate::page::render(&snapshot, now, &self.config.page, refused_for)
+            }
             (&Method::GET, Route::Apps) => {
                 self.encoder.full_registry(&self.registry, negotiated).await
             }

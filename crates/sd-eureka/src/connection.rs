@@ -696,16 +696,19 @@ impl Connection {
                 break;
             }
             let event = std::future::poll_fn(|cx| {
+                // First, and by the clock too: the timer may fire late, and a passed
+                // deadline wins over an answer that came after it.
+                if deadline_sleep
+                    .as_mut()
+                    .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+                    || deadline.is_some_and(|at| Instant::now() >= at)
+                {
+                    return Poll::Ready(Event::Deadline);
+                }
                 for (n, run) in running.iter_mut().enumerate() {
                     if let Poll::Ready(outcome) = run.attempt.as_mut().poll(cx) {
                         return Poll::Ready(Event::Done(n, outcome));
                     }
-                }
-                if deadline_sleep
-                    .as_mut()
-                    .is_some_and(|s| s.as_mut().poll(cx).is_ready())
-                {
-                    return Poll::Ready(Event::Deadline);
                 }
                 if hand_over
                     .as_mut()
@@ -885,7 +888,23 @@ fn status_error(status: StatusCode, body: &[u8], url: &Arc<str>) -> Error {
     let body = String::from_utf8_lossy(&body[..body.len().min(200)])
         .trim()
         .to_owned();
-    Error::new(ErrorKind::Status { status, body }).at(url)
+    let no_base_path = status == StatusCode::NOT_FOUND && !names_eureka(url);
+    Error::new(ErrorKind::Status {
+        status,
+        body,
+        no_base_path,
+    })
+    .at(url)
+}
+
+/// Whether the path of `url` (an operation's URL) has a segment starting with `eureka`,
+/// as the base path of every known server does (`/eureka/`, `/eureka/v2/`).
+fn names_eureka(url: &str) -> bool {
+    let path = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest.find('/').map_or("", |at| &rest[at..]));
+    path.split('/')
+        .any(|segment| segment.to_ascii_lowercase().starts_with("eureka"))
 }
 
 fn segment(s: &str) -> String {

@@ -184,10 +184,13 @@ pub(crate) enum ErrorKind {
     Transport(Arc<dyn std::error::Error + Send + Sync>),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("the server answered {status}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) })]
+    #[error("the server answered {status}{}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) }, if *.no_base_path { BASE_PATH_HINT } else { "" })]
     Status {
         status: http::StatusCode,
         body: String,
+        /// A 404 from a URL whose path names no `eureka`: most likely the base path is
+        /// missing, the commonest mistake in a service URL.
+        no_base_path: bool,
     },
     #[error("the answer is larger than the {0}-byte limit")]
     TooLarge(usize),
@@ -200,6 +203,10 @@ pub(crate) enum ErrorKind {
     #[error(transparent)]
     Encode(Arc<EncodeError>),
 }
+
+/// What a 404 from a URL without `eureka` in its path adds to the message.
+const BASE_PATH_HINT: &str = " (is the base path missing? service URLs include it, as in \
+                              http://host:8761/eureka/ for Spring's servers)";
 
 impl From<EncodeError> for ErrorKind {
     fn from(error: EncodeError) -> Self {

@@ -415,9 +415,10 @@ impl InstanceInfo {
     }
 
     /// An instance of `app` on `port`, to finish with [`InstanceBuilder`]'s setters:
-    /// host and IP default to `127.0.0.1`, the id to `host:app:port`, the URLs to the
-    /// host and port, the data center to `MyOwn`, the lease to 30 s / 90 s, the status to
-    /// UP.
+    /// host and IP default to `127.0.0.1` (or this machine's, with
+    /// [`detect_address`](InstanceBuilder::detect_address)), the id to `host:app:port`,
+    /// the URLs to the host and port, the VIPs to the app name in lower case, the data
+    /// center to `MyOwn`, the lease to 30 s / 90 s, the status to UP.
     ///
     /// ```
     /// use sd_eureka::{InstanceInfo, Status};
@@ -430,6 +431,19 @@ impl InstanceInfo {
     /// assert_eq!(instance.app, "HELLO");
     /// assert_eq!(instance.home_page_url.as_deref(), Some("http://10.0.0.5:8080/"));
     /// assert_eq!(instance.status, Status::Up);
+    ///
+    /// // As a Spring Boot service on another machine registers:
+    /// let spring = InstanceInfo::builder("orders", 8080)
+    ///     .host("orders-7f9c")
+    ///     .ip("10.0.0.7")
+    ///     .prefer_ip_address(true)
+    ///     .spring_boot_urls()
+    ///     .zone("eu-1a")
+    ///     .build();
+    /// assert_eq!(spring.host_name, "10.0.0.7");
+    /// assert_eq!(spring.instance_id, "orders-7f9c:orders:8080");
+    /// assert_eq!(spring.health_check_url.as_deref(), Some("http://10.0.0.7:8080/actuator/health"));
+    /// assert_eq!(spring.metadata["zone"], "eu-1a");
     /// ```
     pub fn builder(app: &str, port: u16) -> InstanceBuilder {
         InstanceBuilder {
@@ -437,12 +451,18 @@ impl InstanceInfo {
             port,
             host: None,
             ip: None,
+            prefer_ip: false,
             instance_id: None,
             status: Status::Up,
             renewal_secs: default_renewal(),
             lease_secs: default_duration(),
             metadata: Metadata::new(),
             secure_port: None,
+            home_page: None,
+            status_page: None,
+            health_check: None,
+            vip: None,
+            secure_vip: None,
         }
     }
 
@@ -494,23 +514,36 @@ impl InstanceInfo {
 }
 
 /// Builds an [`InstanceInfo`] for registration; see [`InstanceInfo::builder`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct InstanceBuilder {
     app: String,
     port: u16,
     host: Option<String>,
     ip: Option<String>,
+    prefer_ip: bool,
     instance_id: Option<String>,
     status: Status,
     renewal_secs: u32,
     lease_secs: u32,
     metadata: Metadata,
     secure_port: Option<u16>,
+    /// Each a full URL, or a path joined to `http://host:port`.
+    home_page: Option<String>,
+    status_page: Option<String>,
+    health_check: Option<String>,
+    vip: Option<String>,
+    secure_vip: Option<String>,
 }
 
+/// Spring Boot Actuator's pages, which Spring Cloud registers by default.
+const SPRING_STATUS_PAGE: &str = "/actuator/info";
+const SPRING_HEALTH_CHECK: &str = "/actuator/health";
+
 impl InstanceBuilder {
-    /// The host name (defaults to the IP).
+    /// The host name (defaults to the IP). It names the instance in its default id even
+    /// when [`prefer_ip_address`](Self::prefer_ip_address) registers the IP as `hostName`,
+    /// as Spring Cloud's default instance id does.
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
         self
@@ -519,6 +552,30 @@ impl InstanceBuilder {
     /// The IP address (defaults to the host, else `127.0.0.1`).
     pub fn ip(mut self, ip: impl Into<String>) -> Self {
         self.ip = Some(ip.into());
+        self
+    }
+
+    /// Fills what is not set yet from this machine: the IP with the address of the
+    /// interface that routes outwards ([`default_ip`](crate::default_ip)), the host with
+    /// the machine's host name ([`hostname`](crate::hostname)), each falling back as
+    /// [`host`](Self::host) and [`ip`](Self::ip) say. What an instance that other machines
+    /// must reach registers with; the plain builder stays on the loopback, where the
+    /// examples and tests serve.
+    pub fn detect_address(mut self) -> Self {
+        if self.ip.is_none() {
+            self.ip = Some(crate::default_ip().to_string());
+        }
+        if self.host.is_none() {
+            self.host = crate::hostname();
+        }
+        self
+    }
+
+    /// Registers the IP as `hostName` and in the URLs (Spring's
+    /// `eureka.instance.prefer-ip-address`), for estates whose host names other machines
+    /// cannot resolve. Default: false.
+    pub fn prefer_ip_address(mut self, prefer: bool) -> Self {
+        self.prefer_ip = prefer;
         self
     }
 
@@ -553,9 +610,56 @@ impl InstanceBuilder {
         self
     }
 
+    /// The instance's zone: the `zone` metadata, where Spring Cloud puts it and where
+    /// zone-aware balancers (`sd_lb::ZoneAware`) and `sd eureka apps` read it.
+    pub fn zone(self, zone: impl Into<String>) -> Self {
+        self.metadata("zone", zone)
+    }
+
     /// Enables a TLS port.
     pub fn secure_port(mut self, port: u16) -> Self {
         self.secure_port = Some(port);
+        self
+    }
+
+    /// The home page: a full URL, or a path (`/`) on `http://host:port` (default `/`).
+    pub fn home_page_url(mut self, url_or_path: impl Into<String>) -> Self {
+        self.home_page = Some(url_or_path.into());
+        self
+    }
+
+    /// The status page: a full URL, or a path on `http://host:port` (default `/info`).
+    pub fn status_page_url(mut self, url_or_path: impl Into<String>) -> Self {
+        self.status_page = Some(url_or_path.into());
+        self
+    }
+
+    /// The health check: a full URL, or a path on `http://host:port` (default `/health`).
+    /// A path also makes the secure health check URL, when there is a TLS port.
+    pub fn health_check_url(mut self, url_or_path: impl Into<String>) -> Self {
+        self.health_check = Some(url_or_path.into());
+        self
+    }
+
+    /// Spring Boot Actuator's pages for what is not set yet: status at `/actuator/info`,
+    /// health at `/actuator/health`, as Spring Cloud registers them.
+    pub fn spring_boot_urls(mut self) -> Self {
+        self.status_page
+            .get_or_insert_with(|| SPRING_STATUS_PAGE.to_owned());
+        self.health_check
+            .get_or_insert_with(|| SPRING_HEALTH_CHECK.to_owned());
+        self
+    }
+
+    /// The VIP address clients discover the instance by (default: the app in lower case).
+    pub fn vip_address(mut self, vip: impl Into<String>) -> Self {
+        self.vip = Some(vip.into());
+        self
+    }
+
+    /// The secure VIP address (default: the app in lower case).
+    pub fn secure_vip_address(mut self, vip: impl Into<String>) -> Self {
+        self.secure_vip = Some(vip.into());
         self
     }
 
@@ -567,6 +671,12 @@ impl InstanceBuilder {
             .unwrap_or_else(|| "127.0.0.1".to_owned());
         let host = self.host.unwrap_or_else(|| ip.clone());
         let mut instance = InstanceInfo::new(&self.app, &host, &ip, self.port);
+        if self.prefer_ip {
+            // The id keeps the host name (as Spring's does); what others connect to is the IP.
+            let id = std::mem::take(&mut instance.instance_id);
+            instance = InstanceInfo::new(&self.app, &ip, &ip, self.port);
+            instance.instance_id = id;
+        }
         if let Some(id) = self.instance_id {
             instance.instance_id = id;
         }
@@ -577,9 +687,41 @@ impl InstanceBuilder {
             ..LeaseInfo::default()
         });
         instance.metadata = self.metadata;
+        let base = format!("http://{}:{}", instance.host_name, self.port);
+        let url = |url_or_path: String| {
+            if url_or_path.starts_with('/') {
+                format!("{base}{url_or_path}")
+            } else {
+                url_or_path
+            }
+        };
+        if let Some(page) = self.home_page {
+            instance.home_page_url = Some(url(page));
+        }
+        if let Some(page) = self.status_page {
+            instance.status_page_url = Some(url(page));
+        }
+        let health_path = self
+            .health_check
+            .as_deref()
+            .filter(|h| h.starts_with('/'))
+            .unwrap_or("/health")
+            .to_owned();
+        if let Some(page) = self.health_check {
+            instance.health_check_url = Some(url(page));
+        }
         if let Some(port) = self.secure_port {
             instance.secure_port = Port::enabled(port);
-            instance.secure_health_check_url = Some(format!("https://{host}:{port}/health"));
+            instance.secure_health_check_url = Some(format!(
+                "https://{}:{port}{health_path}",
+                instance.host_name
+            ));
+        }
+        if let Some(vip) = self.vip {
+            instance.vip_address = Some(vip);
+        }
+        if let Some(vip) = self.secure_vip {
+            instance.secure_vip_address = Some(vip);
         }
         instance
     }

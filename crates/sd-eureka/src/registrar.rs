@@ -1,6 +1,9 @@
 //! `Registrar`: keeps one instance registered for as long as the service lives.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,7 +56,40 @@ pub struct RegistrarBuilder {
     connection: Connection,
     instance: InstanceInfo,
     deregister_timeout: Duration,
+    drain: Duration,
+    /// The check, its timeout set at `build`.
+    health: Option<HealthCheck>,
+    health_timeout: Duration,
 }
+
+/// The application's health check, boxed.
+type HealthFn = Arc<dyn Fn() -> HealthFuture + Send + Sync>;
+
+/// The boxed future a health check returns.
+type HealthFuture = Pin<Box<dyn Future<Output = Status> + Send>>;
+
+/// The application's health check and how long one answer may take.
+#[derive(Clone)]
+struct HealthCheck {
+    check: HealthFn,
+    timeout: Duration,
+}
+
+impl fmt::Debug for HealthCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthCheck")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a health check may take by default: well within the 30 s renewal interval,
+/// so a slow check never costs the lease.
+const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The default drain of [`Registrar::shutdown`]: the 30 s registry fetch interval of
+/// Netflix's and Spring's clients, so that each has fetched the `OUT_OF_SERVICE` status once.
+const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
 
 /// Held only by `Registrar` clones (the heartbeat task holds `Shared`), so dropping the
 /// last clone is seen here.
@@ -69,6 +105,12 @@ struct Shared {
     task: Mutex<Option<Heartbeat>>,
     stats: Counters,
     deregister_timeout: Duration,
+    drain: Duration,
+    health: Option<HealthCheck>,
+    /// Whether the instance was put `OUT_OF_SERVICE` on purpose (built so, or through
+    /// `set_status`), which the health check must not undo; one the check itself
+    /// answered is not held.
+    held_out: AtomicBool,
     /// Waits after failures: 1 s doubling, capped by the renewal interval, jittered.
     backoff: Backoff,
 }
@@ -116,6 +158,58 @@ impl RegistrarBuilder {
         self
     }
 
+    /// How long [`Registrar::shutdown`] keeps the instance registered as `OUT_OF_SERVICE`
+    /// before it deregisters, so that clients drop it from their caches (and finish their
+    /// calls to it) before it goes away. Default 30 s, the registry fetch interval of
+    /// Netflix's and Spring's clients; where servers serve reads from their 30 s response
+    /// cache, clients may need up to twice that. Zero deregisters at once.
+    pub fn drain(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// Asks `check` for the instance's status before each heartbeat (and before the
+    /// first registration), as Spring's `eureka.client.healthcheck.enabled` does; a status
+    /// other than the registered one is registered at once, by the task that sends every
+    /// request. `check` may be an async closure or any closure returning a future:
+    ///
+    /// ```
+    /// # use sd_eureka::{Connection, InstanceInfo, Registrar, Status};
+    /// # let connection = Connection::new(["http://127.0.0.1:8761/eureka/"]).unwrap();
+    /// let database_ok = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    /// let registrar = Registrar::builder(connection, InstanceInfo::builder("orders", 8080).build())
+    ///     .health_check(move || {
+    ///         let ok = database_ok.load(std::sync::atomic::Ordering::Relaxed);
+    ///         async move { if ok { Status::Up } else { Status::Down } }
+    ///     })
+    ///     .build();
+    /// ```
+    ///
+    /// A check that panics, or answers nothing within the
+    /// [timeout](Self::health_check_timeout), counts as DOWN: the registrar goes on, and
+    /// the instance leaves traffic rather than stay in it on an answer nobody gave. An
+    /// instance built or set `OUT_OF_SERVICE` ([`Registrar::set_status`],
+    /// [`Registrar::shutdown`]) stays so whatever the check says, as Netflix's client
+    /// keeps it, until set otherwise; the check replaces any other status, STARTING
+    /// included, and an `OUT_OF_SERVICE` it answered itself.
+    pub fn health_check<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Status> + Send + 'static,
+    {
+        self.health = Some(HealthCheck {
+            check: Arc::new(move || Box::pin(check()) as HealthFuture),
+            timeout: self.health_timeout,
+        });
+        self
+    }
+
+    /// How long one health check may take before it counts as DOWN (default 5 s).
+    pub fn health_check_timeout(mut self, timeout: Duration) -> Self {
+        self.health_timeout = timeout;
+        self
+    }
+
     /// The registrar; nothing is sent until [`Registrar::register`].
     pub fn build(self) -> Registrar {
         let mut instance = self.instance;
@@ -124,6 +218,7 @@ impl RegistrarBuilder {
         if instance.last_dirty_timestamp == 0 {
             instance.last_dirty_timestamp = now_millis();
         }
+        let held_out = AtomicBool::new(instance.status == Status::OutOfService);
         Registrar {
             handle: Arc::new(Handle {
                 shared: Arc::new(Shared {
@@ -132,6 +227,12 @@ impl RegistrarBuilder {
                     task: Mutex::new(None),
                     stats: Counters::default(),
                     deregister_timeout: self.deregister_timeout,
+                    drain: self.drain,
+                    held_out,
+                    health: self.health.map(|health| HealthCheck {
+                        timeout: self.health_timeout,
+                        ..health
+                    }),
                     backoff: Backoff::new(Duration::from_secs(1), Duration::MAX),
                 }),
             }),
@@ -152,6 +253,9 @@ impl Registrar {
             connection,
             instance,
             deregister_timeout: Duration::from_secs(5),
+            drain: DEFAULT_DRAIN,
+            health: None,
+            health_timeout: HEALTH_CHECK_TIMEOUT,
         }
     }
 
@@ -202,7 +306,64 @@ impl Registrar {
     /// Changes the instance's status (e.g. `OUT_OF_SERVICE` before shutdown) and tells the
     /// server at once when registered.
     pub async fn set_status(&self, status: Status) -> Result<(), Error> {
+        self.handle
+            .shared
+            .held_out
+            .store(status == Status::OutOfService, Ordering::Relaxed);
         self.change(|i| i.status = status).await
+    }
+
+    /// Leaves gracefully, bounded in time: marks the instance `OUT_OF_SERVICE` (within the
+    /// deregister limit), keeps it registered so for the [drain](RegistrarBuilder::drain)
+    /// while clients drop it from their caches, then [`deregister`](Self::deregister)s.
+    /// Takes at most twice the deregister limit plus the drain. When the server cannot
+    /// be told of the status, it deregisters without waiting: clients then learn only of
+    /// the removal, and no wait would change that. With a zero drain it only deregisters.
+    /// Cancelling it (dropping the future) during the drain leaves the instance registered
+    /// as `OUT_OF_SERVICE`; [`deregister`](Self::deregister) then ends it at once. Does
+    /// nothing when not registered.
+    /// Returns the deregistration's outcome.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        if !self.is_registered() {
+            return Ok(());
+        }
+        if self.handle.shared.drain.is_zero() {
+            // No client could act on the status before the instance is gone.
+            return self.deregister().await;
+        }
+        let marked = tokio::time::timeout(
+            self.handle.shared.deregister_timeout,
+            self.set_status(Status::OutOfService),
+        )
+        .await;
+        match marked {
+            Ok(Ok(())) => tokio::time::sleep(self.handle.shared.drain).await,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot mark the instance OUT_OF_SERVICE; deregistering at once");
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "marking the instance OUT_OF_SERVICE timed out; deregistering at once"
+                );
+            }
+        }
+        self.deregister().await
+    }
+
+    /// Waits for `signal` (any future: a oneshot, a server's end...), then
+    /// [`shutdown`](Self::shutdown)s. With [`ShutdownSignal`](crate::ShutdownSignal),
+    /// Ctrl-C or SIGTERM ends the service:
+    ///
+    /// ```no_run
+    /// # async fn demo(registrar: sd_eureka::Registrar) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut signal = sd_eureka::ShutdownSignal::listen()?;
+    /// registrar.register().await?;
+    /// registrar.shutdown_on(signal.wait()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown_on<F: Future>(&self, signal: F) -> Result<(), Error> {
+        signal.await;
+        self.shutdown().await
     }
 
     /// Merges `entries` into the instance's metadata and tells the server at once when
@@ -285,7 +446,50 @@ impl Heartbeat {
     }
 }
 
+impl HealthCheck {
+    /// The check's answer, within its timeout. The check runs as a task of its own, so a
+    /// panic ends only that task; a panic or a timeout counts as DOWN. Cancelling this
+    /// (the registrar stopping) aborts the check.
+    async fn ask(&self) -> Status {
+        let check = tokio::spawn(tokio::time::timeout(self.timeout, (self.check)()));
+        let mut check = AbortOnDrop(check);
+        match (&mut check.0).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(_)) => {
+                tracing::warn!(timeout = ?self.timeout, "health check answered nothing in time; DOWN");
+                Status::Down
+            }
+            Err(error) => {
+                tracing::warn!(%error, "health check failed; DOWN");
+                Status::Down
+            }
+        }
+    }
+}
+
+/// Aborts the task when dropped, so that no check outlives the registrar's interest.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Shared {
+    /// Takes the health check's `status` as the instance's, unless the instance was put
+    /// `OUT_OF_SERVICE` on purpose (`held_out`); true when that changed the status (and dated it anew).
+    fn apply_health(&self, status: Status) -> bool {
+        let mut instance = self.lock_instance();
+        if instance.status == status || self.held_out.load(Ordering::Relaxed) {
+            return false;
+        }
+        tracing::info!(app = %instance.app, id = %instance.instance_id, from = %instance.status, to = %status, "health check changed the status");
+        instance.status = status;
+        instance.last_dirty_timestamp = now_millis();
+        true
+    }
+
     fn lock_task(&self) -> std::sync::MutexGuard<'_, Option<Heartbeat>> {
         self.task.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -357,6 +561,17 @@ async fn run(
     let mut registered = false;
     let mut failures: u32 = 0;
     loop {
+        if let Some(health) = &shared.health {
+            let status = tokio::select! {
+                biased;
+                _ = &mut stop => return,
+                status = health.ask() => status,
+            };
+            if shared.apply_health(status) {
+                // Registered anew, as any local change is.
+                registered = false;
+            }
+        }
         let instance = shared.lock_instance().clone();
         let request = async {
             if registered {

@@ -32,19 +32,18 @@ fn instance(port: u16) -> InstanceInfo {
 /// Waits (bounded) until the endpointer holds exactly `want`.
 async fn eventually(endpointer: &Endpointer<String>, want: &[&str]) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut reader = endpointer.clone();
     loop {
-        let got: Vec<String> = endpointer
+        let got: Vec<String> = reader
             .endpoints()
             .map(|e| e.iter().map(|e| e.get_ref().clone()).collect())
             .unwrap_or_default();
         if got == want {
             return;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "endpoints {got:?}, wanted {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Woken by the endpointer's next publish, not by polling.
+        let published = tokio::time::timeout_at(deadline, reader.changed()).await;
+        assert!(published.is_ok(), "endpoints {got:?}, wanted {want:?}");
     }
 }
 

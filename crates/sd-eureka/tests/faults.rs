@@ -410,7 +410,7 @@ async fn first_poll_failing_is_an_error_event_then_recovers() {
     let mut events = instancer.subscribe();
     let event = next_event(&mut events, "an error", |e| e.error().is_some()).await;
     assert!(error_message(&event).contains("500"));
-    let endpointer = ids(&instancer);
+    let mut endpointer = ids(&instancer);
     assert!(
         endpointer.endpoints().is_err() || endpoints_of(&endpointer).unwrap().is_empty(),
         "nothing good known yet"

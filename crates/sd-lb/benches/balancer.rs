@@ -28,19 +28,26 @@ fn picks(c: &mut Criterion) {
             })
         })
         .expect("inside a runtime");
+    // Each thread picks through a clone of its own (see `concurrently`).
     let round_robin = RoundRobin::new(endpointer.clone());
-    let random = Random::new(endpointer.clone());
+    let random = Random::new(endpointer);
 
     let mut group = c.benchmark_group("pick");
     for threads in [1, 2] {
         group.bench_function(format!("round robin, {threads} thread(s)"), |b| {
             b.iter_custom(|iters| {
-                concurrently(threads, iters, || drop(black_box(round_robin.endpoint())))
+                concurrently(threads, iters, || {
+                    let mut round_robin = round_robin.clone();
+                    move || drop(black_box(round_robin.endpoint()))
+                })
             });
         });
         group.bench_function(format!("random, {threads} thread(s)"), |b| {
             b.iter_custom(|iters| {
-                concurrently(threads, iters, || drop(black_box(random.endpoint())))
+                concurrently(threads, iters, || {
+                    let mut random = random.clone();
+                    move || drop(black_box(random.endpoint()))
+                })
             });
         });
     }

@@ -49,7 +49,7 @@ async fn main() -> Result<(), BoxError> {
     )?;
 
     let balancer = RoundRobin::new(endpointer.clone());
-    let retry = retry(3, Duration::from_secs(1), balancer);
+    let mut retry = retry(3, Duration::from_secs(1), balancer);
     let answered: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
 
     for n in 1..=6 {

@@ -1,6 +1,6 @@
 //! The `Balancer` trait.
 
-use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use sd_core::{Endpoint, Endpoints};
 
@@ -8,50 +8,60 @@ use crate::Error;
 
 /// Picks one endpoint per call.
 ///
-/// Picks are the hot path of every request: implementations in this crate take no lock
-/// and allocate nothing.
+/// Picks are the hot path of every request. Like an
+/// [`EndpointSource`](sd_core::EndpointSource), a balancer is a reader with state of its
+/// own (its source's cached list, its round-robin cursor or random generator), so a pick
+/// takes `&mut self`, lends the endpoint rather than cloning it, and in this crate's
+/// balancers takes no lock, allocates nothing, reads no clock and writes no memory that
+/// another thread uses. Give each thread or task its own clone.
 pub trait Balancer {
     /// The user's endpoint value.
     type Endpoint;
 
     /// Picks an endpoint, or says why none could be picked.
-    fn endpoint(&self) -> Result<Endpoint<Self::Endpoint>, Error>;
+    fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error>;
+
+    /// Ready once the endpoints behind the balancer changed since its last pick; see
+    /// [`EndpointSource::poll_changed`](sd_core::EndpointSource::poll_changed). Lets a
+    /// caller with nothing to pick wait for discovery rather than poll.
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 }
 
-impl<T: Balancer + ?Sized> Balancer for &T {
+impl<T: Balancer + ?Sized> Balancer for &mut T {
     type Endpoint = T::Endpoint;
 
-    fn endpoint(&self) -> Result<Endpoint<Self::Endpoint>, Error> {
+    fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error> {
         (**self).endpoint()
+    }
+
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_changed(cx)
     }
 }
 
-impl<T: Balancer + ?Sized> Balancer for Arc<T> {
+impl<T: Balancer + ?Sized> Balancer for Box<T> {
     type Endpoint = T::Endpoint;
 
-    fn endpoint(&self) -> Result<Endpoint<Self::Endpoint>, Error> {
+    fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error> {
         (**self).endpoint()
+    }
+
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_changed(cx)
     }
 }
 
-/// The part every balancer shares: read the source, turn its failure or emptiness into
-/// an [`Error`], let `choose` pick an index in `0..len`, and clone that endpoint.
+/// The part every balancer shares: turn the source's failure or emptiness into an
+/// [`Error`], let `choose` pick an index in `0..len`, and lend that endpoint.
 pub(crate) fn pick<E>(
-    endpoints: Result<&Endpoints<E>, &sd_core::Error>,
+    endpoints: Result<&Endpoints<E>, sd_core::Error>,
     choose: impl FnOnce(usize) -> usize,
-) -> Result<Endpoint<E>, Error> {
-    let endpoints = endpoints.map_err(|e| Error::Discovery(e.clone()))?;
+) -> Result<&Endpoint<E>, Error> {
+    let endpoints = endpoints.map_err(Error::Discovery)?;
     if endpoints.is_empty() {
         return Err(Error::NoEndpoints);
     }
-    let index = choose(endpoints.len());
-    endpoints.get(index).cloned().ok_or(Error::NoEndpoints)
+    endpoints
+        .get(choose(endpoints.len()))
+        .ok_or(Error::NoEndpoints)
 }
-
-/// A value on cache lines of its own. The shared counter every pick writes must not sit on
-/// a line with the fields every pick only reads (the source pointer), or each write by one
-/// core evicts the other core's copy of those too. 128 bytes: adjacent-line prefetching
-/// pulls lines in pairs on x86.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);

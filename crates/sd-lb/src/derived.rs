@@ -1,15 +1,23 @@
 //! `DerivedList`: a list made from an endpoint source's published list (a filter such as
 //! zone affinity or outlier ejection), made once per published list and then read
-//! without locks or allocation, as the source's own list is.
+//! without locks, allocation or shared writes, as the source's own list is.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use sd_core::Endpoints;
 
-/// The last derived list, with the upstream list it was made from.
+/// The last derived list, shared by every clone of the deriving adapter, plus this
+/// clone's own copy of it.
+///
+/// A read first checks the clone's copy: when it was made from the very list the source
+/// lent (and the adapter's own freshness check holds), that is the whole read, touching
+/// no shared memory. Otherwise the clone looks at the shared list, which another clone may
+/// already have made for this upstream list, and only then derives one itself: so a list
+/// is usually derived once per change, however many clones read it.
 pub(crate) struct DerivedList<E, M> {
-    cache: ArcSwapOption<Derived<E, M>>,
+    shared: Arc<ArcSwapOption<Derived<E, M>>>,
+    local: Option<Arc<Derived<E, M>>>,
 }
 
 struct Derived<E, M> {
@@ -21,45 +29,72 @@ struct Derived<E, M> {
     meta: M,
 }
 
+impl<E, M> Clone for DerivedList<E, M> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            local: self.local.clone(),
+        }
+    }
+}
+
 impl<E, M> DerivedList<E, M> {
     pub(crate) fn new() -> Self {
         Self {
-            cache: ArcSwapOption::empty(),
+            shared: Arc::new(ArcSwapOption::empty()),
+            local: None,
         }
     }
 
     /// Forgets the derived list (the adapter's settings changed).
-    pub(crate) fn clear(&self) {
-        self.cache.store(None);
+    pub(crate) fn clear(&mut self) {
+        self.shared.store(None);
+        self.local = None;
     }
 
-    /// Runs `f` on the metadata of the last derived list, if any.
+    /// Runs `f` on the metadata of the last list derived by any clone, if any.
     pub(crate) fn meta<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
-        f(self.cache.load().as_deref().map(|d| &d.meta))
+        f(self.shared.load().as_deref().map(|d| &d.meta))
     }
 
-    /// Runs `f` on the list derived from `upstream`.
+    /// The list derived from `upstream`.
     ///
-    /// The cached list serves while it was made from this very `upstream` and
+    /// A derived list serves while it was made from this very `upstream` and
     /// `still_good` holds for its metadata. Otherwise `make` derives a new one (given the
-    /// previous metadata); it is stored unless another reader stored one meanwhile, and
-    /// `stored` runs (with the previous metadata and the new) only for the reader whose
-    /// list was stored, so that a change is reported once however many readers race.
-    pub(crate) fn read<R>(
-        &self,
-        upstream: &Endpoints<E>,
-        still_good: impl FnOnce(&M) -> bool,
+    /// previous metadata); it is shared unless another clone shared one meanwhile, and
+    /// `stored` runs (with the previous metadata and the new) only for the clone whose
+    /// list was shared, so that a change is reported once however many clones race.
+    pub(crate) fn read<'a>(
+        &'a mut self,
+        upstream: &'a Endpoints<E>,
+        still_good: impl Fn(&M) -> bool,
         make: impl FnOnce(Option<&M>) -> (Endpoints<E>, M),
         stored: impl FnOnce(Option<&M>, &M),
-        f: impl FnOnce(&Endpoints<E>) -> R,
-    ) -> R {
-        let cached = self.cache.load();
-        if let Some(derived) = cached.as_deref() {
-            if Endpoints::ptr_eq(&derived.upstream, upstream) && still_good(&derived.meta) {
-                return f(&derived.list);
-            }
+    ) -> &'a Endpoints<E> {
+        let serves =
+            |d: &Derived<E, M>| Endpoints::ptr_eq(&d.upstream, upstream) && still_good(&d.meta);
+        if !self.local.as_deref().is_some_and(serves) {
+            let current = self.shared.load_full();
+            self.local = match current {
+                Some(derived) if serves(&derived) => Some(derived),
+                _ => Some(self.derive(current.as_ref(), upstream, make, stored)),
+            };
         }
-        let previous = cached.as_deref().map(|d| &d.meta);
+        match self.local.as_deref() {
+            Some(derived) => &derived.list,
+            // Set just above; an upstream list is the honest answer should it not be.
+            None => upstream,
+        }
+    }
+
+    fn derive(
+        &self,
+        current: Option<&Arc<Derived<E, M>>>,
+        upstream: &Endpoints<E>,
+        make: impl FnOnce(Option<&M>) -> (Endpoints<E>, M),
+        stored: impl FnOnce(Option<&M>, &M),
+    ) -> Arc<Derived<E, M>> {
+        let previous = current.map(|d| &d.meta);
         let (list, meta) = make(previous);
         let derived = Arc::new(Derived {
             upstream: upstream.clone(),
@@ -67,9 +102,9 @@ impl<E, M> DerivedList<E, M> {
             meta,
         });
         let replaced = self
-            .cache
-            .compare_and_swap(&cached, Some(Arc::clone(&derived)));
-        let won = match (replaced.as_ref(), cached.as_ref()) {
+            .shared
+            .compare_and_swap(&current.cloned(), Some(Arc::clone(&derived)));
+        let won = match (replaced.as_ref(), current) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
@@ -77,6 +112,6 @@ impl<E, M> DerivedList<E, M> {
         if won {
             stored(previous, &derived.meta);
         }
-        f(&derived.list)
+        derived
     }
 }

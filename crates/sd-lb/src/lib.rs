@@ -2,7 +2,11 @@
 //!
 //! A [`Balancer`] picks one endpoint per request from an [`EndpointSource`] (an
 //! `Endpointer` following discovery, or a fixed list): [`RoundRobin`] or [`Random`]. Picks
-//! take no lock and allocate nothing. [`retry()`] and [`retry_with_callback`] make several
+//! take no lock, allocate nothing, read no clock and write no memory another thread uses:
+//! like an endpointer, each balancer clone is a reader with its own state (its source's
+//! cached list, its cursor or generator), and a pick lends the endpoint. Give each thread
+//! or task its own clone; [`RoundRobin::shared`] keeps go-kit's single shared counter for
+//! those who need its exact sequence. [`retry()`] and [`retry_with_callback`] make several
 //! attempts through a balancer within one deadline, with go-kit's semantics and typed
 //! errors.
 //!
@@ -24,7 +28,7 @@
 //! let endpointer = Endpointer::new(&instancer, |i: &Instance| {
 //!     Ok::<_, BoxError>(i.id().to_owned())
 //! })?;
-//! let retry = retry(3, Duration::from_secs(1), RoundRobin::new(endpointer));
+//! let mut retry = retry(3, Duration::from_secs(1), RoundRobin::new(endpointer));
 //! let reply = retry
 //!     .call(|addr| async move { Ok::<_, BoxError>(format!("hello from {}", *addr)) })
 //!     .await?;
@@ -52,8 +56,8 @@ pub use error::Error;
 pub use outliers::{Outcome, OutlierConfig, OutlierDetector, Outliers, Reporting};
 pub use random::Random;
 pub use retry::{
-    Decision, ErrorLog, KEPT_ERRORS, Retry, RetryError, TpsBudget, default_budget, retry,
-    retry_with_callback,
+    Decision, Deposits, ErrorLog, KEPT_ERRORS, Retry, RetryBudget, RetryError, default_budget,
+    retry, retry_with_callback,
 };
 pub use round_robin::RoundRobin;
 pub use zone::{ZoneAware, ZoneChoice};

@@ -65,6 +65,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use sd_core::{EndpointSource, Endpoints, Error, Instance};
@@ -478,18 +479,19 @@ impl fmt::Debug for OutlierDetector {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let source = FixedEndpointer::new([("10.0.0.1:80", false), ("10.0.0.2:80", true), ("10.0.0.3:80", true)]);
-/// let rr = RoundRobin::new(Outliers::new(source, OutlierConfig::default().consecutive_failures(2)));
+/// let mut rr = RoundRobin::new(Outliers::new(source, OutlierConfig::default().consecutive_failures(2)));
+/// let detector = rr.source().detector().clone();
 /// let mut errors = Vec::new();
 /// for _ in 0..12 {
 ///     let endpoint = rr.endpoint().unwrap();
 ///     // The classifier: here the value says whether the call works.
-///     let outcome = if *endpoint { Outcome::Success } else { Outcome::Failure };
-///     rr.source().report(endpoint.instance(), outcome);
+///     let outcome = if **endpoint { Outcome::Success } else { Outcome::Failure };
+///     detector.report(endpoint.instance(), outcome);
 ///     errors.push(outcome == Outcome::Failure);
 /// }
 /// // Two failures in a row, then 10.0.0.1 is set aside: no more errors.
 /// assert_eq!(errors.iter().filter(|e| **e).count(), 2);
-/// assert!(rr.source().detector().is_ejected("10.0.0.1:80"));
+/// assert!(detector.is_ejected("10.0.0.1:80"));
 /// # }
 /// ```
 pub struct Outliers<S: EndpointSource> {
@@ -540,24 +542,33 @@ impl<S: EndpointSource> Outliers<S> {
 impl<S: EndpointSource> EndpointSource for Outliers<S> {
     type Endpoint = S::Endpoint;
 
-    fn with_endpoints<R>(
-        &self,
-        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
-    ) -> R {
-        self.source.with_endpoints(|result| match result {
-            Err(error) => f(Err(error)),
-            // Made again when the list, the ejections, or a return is due.
-            Ok(upstream) => self.cache.read(
-                upstream,
-                |made| {
-                    made.generation == self.detector.shared.generation.load(Ordering::Acquire)
-                        && made.next_return.is_none_or(|t| Instant::now() < t)
-                },
-                |_| self.detector.build(upstream),
-                |_, _| {},
-                |list| f(Ok(list)),
-            ),
-        })
+    fn endpoints(&mut self) -> Result<&Endpoints<Self::Endpoint>, Error> {
+        let upstream = self.source.endpoints()?;
+        let detector = &self.detector;
+        // Made again when the list, the ejections, or a return is due.
+        Ok(self.cache.read(
+            upstream,
+            |made| {
+                made.generation == detector.shared.generation.load(Ordering::Acquire)
+                    && made.next_return.is_none_or(|t| Instant::now() < t)
+            },
+            |_| detector.build(upstream),
+            |_, _| {},
+        ))
+    }
+
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.source.poll_changed(cx)
+    }
+}
+
+impl<S: EndpointSource + Clone> Clone for Outliers<S> {
+    fn clone(&self) -> Self {
+        Self {
+            source: self.source.clone(),
+            detector: self.detector.clone(),
+            cache: self.cache.clone(),
+        }
     }
 }
 

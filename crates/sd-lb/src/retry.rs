@@ -1,17 +1,17 @@
 //! Retry over a balancer, with go-kit's semantics and without its defects.
 
+mod budget;
 mod error;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sd_core::{Backoff, Endpoint};
-use tokio::time::Instant;
-pub use tower::retry::budget::{Budget, TpsBudget};
-
+pub use self::budget::{Deposits, RetryBudget};
 pub use self::error::RetryError;
 use crate::Balancer;
+use sd_core::{Backoff, Endpoint};
+use tokio::time::Instant;
 
 /// What a [`Callback`] decides after a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,13 +75,13 @@ pub struct Retry<B, C> {
     timeout: Duration,
     callback: C,
     backoff: Backoff,
-    budget: Arc<TpsBudget>,
+    budget: Arc<RetryBudget>,
 }
 
 /// The default retry budget: retries may add 20 % to the calls of the last 10 seconds,
 /// plus 10 retries per second whatever the traffic.
-pub fn default_budget() -> Arc<TpsBudget> {
-    Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2))
+pub fn default_budget() -> Arc<RetryBudget> {
+    Arc::new(RetryBudget::default())
 }
 
 /// Makes up to `max_attempts` attempts in total (at least one), each through a fresh pick
@@ -96,7 +96,7 @@ pub fn default_budget() -> Arc<TpsBudget> {
 /// # async fn main() {
 /// // Two replicas; the first is broken.
 /// let replicas = FixedEndpointer::new([("10.0.0.1:80", false), ("10.0.0.2:80", true)]);
-/// let retry = retry(3, Duration::from_secs(1), RoundRobin::new(replicas));
+/// let mut retry = retry(3, Duration::from_secs(1), RoundRobin::new(replicas));
 ///
 /// let answer = retry
 ///     .call(|replica| async move {
@@ -136,7 +136,7 @@ impl<B, C> Retry<B, C> {
     /// `RetryLayer`); see [`default_budget`]. When it is spent, a failed call is not
     /// retried and the call ends with its error ([`RetryError::is_budget_exhausted`]).
     #[must_use]
-    pub fn budget(mut self, budget: Arc<TpsBudget>) -> Self {
+    pub fn budget(mut self, budget: Arc<RetryBudget>) -> Self {
         self.budget = budget;
         self
     }
@@ -153,7 +153,7 @@ impl<B, C> Retry<B, C> {
     /// is converted with `E::from` and the next attempt waits a short, growing backoff
     /// instead of spinning. At the deadline the attempt in flight is dropped, which
     /// cancels it; dropping the returned future does the same.
-    pub async fn call<T, E, F, Fut>(&self, mut attempt: F) -> Result<T, RetryError<E>>
+    pub async fn call<T, E, F, Fut>(&mut self, mut attempt: F) -> Result<T, RetryError<E>>
     where
         B: Balancer,
         C: Callback<E>,
@@ -162,10 +162,11 @@ impl<B, C> Retry<B, C> {
         Fut: Future<Output = Result<T, E>>,
     {
         let mut raw_errors = ErrorLog::default();
-        self.budget.deposit();
+        self.budget.deposit(1);
+        let timeout = self.timeout;
         let attempts = self.attempts(&mut attempt, &mut raw_errors);
         // A timeout too large to represent means no deadline.
-        let outcome = match Instant::now().checked_add(self.timeout) {
+        let outcome = match Instant::now().checked_add(timeout) {
             Some(deadline) => tokio::time::timeout_at(deadline, attempts).await,
             None => Ok(attempts.await),
         };
@@ -175,14 +176,14 @@ impl<B, C> Retry<B, C> {
                 Err(RetryError::stopped(raw_errors, replacement))
             }
             Ok(Err(Ended::Budget)) => Err(RetryError::budget(raw_errors)),
-            Err(_elapsed) => Err(RetryError::deadline_exceeded(raw_errors, self.timeout)),
+            Err(_elapsed) => Err(RetryError::deadline_exceeded(raw_errors, timeout)),
         }
     }
 
     /// The attempt loop. Ends with the value, or with why it stopped; errors accumulate
     /// in `raw_errors`, which outlives this future so the deadline path can report them.
     async fn attempts<T, E, F, Fut>(
-        &self,
+        &mut self,
         attempt: &mut F,
         raw_errors: &mut ErrorLog<E>,
     ) -> Result<T, Ended<E>>
@@ -194,7 +195,10 @@ impl<B, C> Retry<B, C> {
         Fut: Future<Output = Result<T, E>>,
     {
         for n in 1_usize.. {
-            let (error, no_endpoint) = match self.balancer.endpoint() {
+            // The attempt owns its endpoint (one reference-count increment) so that the
+            // balancer is free again while the attempt runs.
+            let picked = self.balancer.endpoint().cloned();
+            let (error, no_endpoint) = match picked {
                 Ok(endpoint) => match attempt(endpoint).await {
                     Ok(value) => return Ok(value),
                     Err(e) => (e, false),

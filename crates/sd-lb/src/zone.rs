@@ -11,9 +11,10 @@
 //!
 //! The filtered list is computed once per list the inner source publishes, not once per
 //! pick: `ZoneAware` keeps the last result together with the list it came from, and a
-//! read that finds the same list (by [`Endpoints::ptr_eq`]) reuses it. So a read costs the
-//! inner source's read plus one `arc-swap` load and one pointer comparison, and allocates
-//! nothing; the list is filtered again, allocating once, only when discovery publishes a
+//! read that finds the same list (by [`Endpoints::ptr_eq`]) reuses it. Each clone keeps
+//! its own copy of that result beside the one its clones share, so a read costs the inner
+//! source's read plus one pointer comparison, allocates nothing and writes no shared
+//! memory; the list is filtered again, allocating once, only when discovery publishes a
 //! change. When every endpoint is local, or the filter falls back to all zones, the
 //! inner list itself is handed on and nothing is allocated even then.
 //!
@@ -31,6 +32,7 @@
 //! the zone and the counts; reads that change nothing log nothing.
 
 use std::fmt;
+use std::task::{Context, Poll};
 
 use sd_core::{EndpointSource, Endpoints, Error};
 
@@ -59,18 +61,34 @@ pub enum ZoneChoice {
 ///     (in_zone("10.0.1.1:80", "eu-west-1b"), "b1"),
 ///     (in_zone("10.0.0.2:80", "eu-west-1a"), "a2"),
 /// ]);
-/// let rr = RoundRobin::new(ZoneAware::new(source, "eu-west-1a"));
-/// let picks: Vec<&str> = (0..4).map(|_| *rr.endpoint().unwrap()).collect();
+/// let mut rr = RoundRobin::new(ZoneAware::new(source, "eu-west-1a"));
+/// let picks: Vec<&str> = (0..4).map(|_| **rr.endpoint().unwrap()).collect();
 /// assert_eq!(picks, ["a1", "a2", "a1", "a2"]);
 /// assert_eq!(rr.source().choice(), Some(ZoneChoice::Local));
 /// ```
 pub struct ZoneAware<S: EndpointSource> {
     source: S,
+    rule: Rule,
+    /// The last list handed on, with the choice made for it.
+    cache: DerivedList<S::Endpoint, Choice>,
+}
+
+/// When the local zone serves.
+#[derive(Debug, Clone)]
+struct Rule {
     zone: Box<str>,
     min_local: usize,
     min_local_percent: u8,
-    /// The last list handed on, with the choice made for it.
-    cache: DerivedList<S::Endpoint, Choice>,
+}
+
+impl<S: EndpointSource + Clone> Clone for ZoneAware<S> {
+    fn clone(&self) -> Self {
+        Self {
+            source: self.source.clone(),
+            rule: self.rule.clone(),
+            cache: self.cache.clone(),
+        }
+    }
 }
 
 /// What was chosen for a derived list.
@@ -87,9 +105,11 @@ impl<S: EndpointSource> ZoneAware<S> {
     pub fn new(source: S, zone: impl Into<String>) -> Self {
         Self {
             source,
-            zone: zone.into().into_boxed_str(),
-            min_local: 1,
-            min_local_percent: 0,
+            rule: Rule {
+                zone: zone.into().into_boxed_str(),
+                min_local: 1,
+                min_local_percent: 0,
+            },
             cache: DerivedList::new(),
         }
     }
@@ -98,7 +118,7 @@ impl<S: EndpointSource> ZoneAware<S> {
     /// (default 1; 0 counts as 1, since an empty zone cannot serve).
     #[must_use]
     pub fn min_local(mut self, count: usize) -> Self {
-        self.min_local = count;
+        self.rule.min_local = count;
         self.cache.clear();
         self
     }
@@ -114,20 +134,20 @@ impl<S: EndpointSource> ZoneAware<S> {
     /// let at = |id: &str, zone: &str| (Instance::builder(id).zone(zone).build(), ());
     /// // One local endpoint out of four: 25 %, under the 30 % asked for.
     /// let source = FixedEndpointer::new([at("a:1", "a"), at("b:1", "b"), at("b:2", "b"), at("b:3", "b")]);
-    /// let zoned = ZoneAware::new(source, "a").min_local_percent(30);
+    /// let mut zoned = ZoneAware::new(source, "a").min_local_percent(30);
     /// assert_eq!(zoned.endpoints().unwrap().len(), 4);
     /// assert_eq!(zoned.choice(), Some(ZoneChoice::AllZones));
     /// ```
     #[must_use]
     pub fn min_local_percent(mut self, percent: u8) -> Self {
-        self.min_local_percent = percent.min(100);
+        self.rule.min_local_percent = percent.min(100);
         self.cache.clear();
         self
     }
 
     /// The caller's zone.
     pub fn zone(&self) -> &str {
-        &self.zone
+        &self.rule.zone
     }
 
     /// The inner source.
@@ -140,16 +160,17 @@ impl<S: EndpointSource> ZoneAware<S> {
     pub fn choice(&self) -> Option<ZoneChoice> {
         self.cache.meta(|meta| meta.and_then(|m| m.choice))
     }
+}
 
+impl Rule {
     /// Filters `upstream`; `previous` is the choice of the list it replaces, kept for an
     /// empty list (which has no better answer than the last one).
-    fn build(
+    fn build<E>(
         &self,
-        upstream: &Endpoints<S::Endpoint>,
+        upstream: &Endpoints<E>,
         previous: Option<&Choice>,
-    ) -> (Endpoints<S::Endpoint>, Choice) {
-        let in_zone =
-            |e: &&sd_core::Endpoint<S::Endpoint>| e.instance().zone() == Some(&*self.zone);
+    ) -> (Endpoints<E>, Choice) {
+        let in_zone = |e: &&sd_core::Endpoint<E>| e.instance().zone() == Some(&*self.zone);
         let local = upstream.iter().filter(in_zone).count();
         let total = upstream.len();
         if total == 0 {
@@ -222,21 +243,20 @@ fn enough(local: usize, total: usize, min_local: usize, min_percent: u8) -> bool
 impl<S: EndpointSource> EndpointSource for ZoneAware<S> {
     type Endpoint = S::Endpoint;
 
-    fn with_endpoints<R>(
-        &self,
-        f: impl FnOnce(Result<&Endpoints<Self::Endpoint>, &Error>) -> R,
-    ) -> R {
-        self.source.with_endpoints(|result| match result {
-            Err(error) => f(Err(error)),
-            // A new list is filtered once, for every reader after this one.
-            Ok(upstream) => self.cache.read(
-                upstream,
-                |_| true,
-                |previous| self.build(upstream, previous),
-                |previous, now| self.report(previous.and_then(|p| p.choice), *now, upstream.len()),
-                |list| f(Ok(list)),
-            ),
-        })
+    fn endpoints(&mut self) -> Result<&Endpoints<Self::Endpoint>, Error> {
+        let upstream = self.source.endpoints()?;
+        let rule = &self.rule;
+        // A new list is filtered once, for every reader after this one.
+        Ok(self.cache.read(
+            upstream,
+            |_| true,
+            |previous| rule.build(upstream, previous),
+            |previous, now| rule.report(previous.and_then(|p| p.choice), *now, upstream.len()),
+        ))
+    }
+
+    fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.source.poll_changed(cx)
     }
 }
 
@@ -244,9 +264,9 @@ impl<S: EndpointSource + fmt::Debug> fmt::Debug for ZoneAware<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ZoneAware")
             .field("source", &self.source)
-            .field("zone", &self.zone)
-            .field("min_local", &self.min_local)
-            .field("min_local_percent", &self.min_local_percent)
+            .field("zone", &self.rule.zone)
+            .field("min_local", &self.rule.min_local)
+            .field("min_local_percent", &self.rule.min_local_percent)
             .field("choice", &self.choice())
             .finish_non_exhaustive()
     }

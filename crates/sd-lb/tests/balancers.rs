@@ -7,6 +7,7 @@ use sd_core::{
     InstanceCache, Instances,
 };
 use sd_lb::{Balancer, Error, Random, RoundRobin};
+use tokio::runtime::Runtime;
 
 fn fixed(n: usize) -> FixedEndpointer<usize> {
     FixedEndpointer::new((0..n).map(|i| (format!("10.0.0.{i}:80"), i)))
@@ -14,9 +15,23 @@ fn fixed(n: usize) -> FixedEndpointer<usize> {
 
 #[test]
 fn round_robin_picks_in_turn_from_zero() {
-    let rr = RoundRobin::new(fixed(3));
-    let picks: Vec<usize> = (0..7).map(|_| *rr.endpoint().unwrap()).collect();
+    let mut rr = RoundRobin::new(fixed(3));
+    let picks: Vec<usize> = (0..7).map(|_| **rr.endpoint().unwrap()).collect();
     assert_eq!(picks, [0, 1, 2, 0, 1, 2, 0]);
+}
+
+/// Publishes `ids` and waits until `balancer` sees the new list.
+fn settle<B: Balancer>(rt: &Runtime, cache: &InstanceCache, balancer: &mut B, ids: &[&str]) {
+    assert!(
+        cache.update(Instances::new(ids.iter().copied())),
+        "a new state"
+    );
+    rt.block_on(async {
+        let changed = std::future::poll_fn(|cx| balancer.poll_changed(cx));
+        tokio::time::timeout(Duration::from_secs(10), changed)
+            .await
+            .expect("the endpointer publishes the new list");
+    });
 }
 
 #[test]
@@ -31,26 +46,18 @@ fn round_robin_counter_holds_on_errors_and_survives_set_changes() {
         Ok(i.id().to_owned())
     })
     .unwrap();
-    let rr = RoundRobin::new(endpointer);
+    let mut rr = RoundRobin::new(endpointer);
 
     let err = rr.endpoint().unwrap_err();
     assert!(err.is_no_endpoints());
     assert_eq!(err.to_string(), "no endpoints available");
 
-    let settle = |cache: &InstanceCache, ids: &[&str]| {
-        cache.update(Instances::new(ids.iter().copied()));
-        rt.block_on(async {
-            for _ in 0..10 {
-                tokio::task::yield_now().await;
-            }
-        });
-    };
-    settle(&cache, &["a", "b", "c"]);
+    settle(&rt, &cache, &mut rr, &["a", "b", "c"]);
     // The failed pick did not move the counter: the first pick is index 0.
     assert_eq!(rr.endpoint().unwrap().get_ref(), "a");
     assert_eq!(rr.endpoint().unwrap().get_ref(), "b");
     // A new set does not reset the counter: the third pick is index 2 of the new set.
-    settle(&cache, &["a", "b", "c", "d"]);
+    settle(&rt, &cache, &mut rr, &["a", "b", "c", "d"]);
     assert_eq!(rr.endpoint().unwrap().get_ref(), "c");
     assert_eq!(rr.endpoint().unwrap().get_ref(), "d");
     assert_eq!(rr.endpoint().unwrap().get_ref(), "a");
@@ -58,11 +65,11 @@ fn round_robin_counter_holds_on_errors_and_survives_set_changes() {
 
 #[test]
 fn random_is_uniform_over_seven_endpoints() {
-    let random = Random::with_seed(fixed(7), 1);
+    let mut random = Random::with_seed(fixed(7), 1);
     let mut counts = [0u32; 7];
     let picks = 1_000_000;
     for _ in 0..picks {
-        counts[*random.endpoint().unwrap()] += 1;
+        counts[**random.endpoint().unwrap()] += 1;
     }
     let mean = f64::from(picks) / 7.0;
     for (i, &c) in counts.iter().enumerate() {
@@ -73,27 +80,29 @@ fn random_is_uniform_over_seven_endpoints() {
 
 #[test]
 fn random_is_reproducible_by_seed() {
-    let a = Random::with_seed(fixed(100), 99);
-    let b = Random::with_seed(fixed(100), 99);
-    let seq = |r: &Random<_>| (0..50).map(|_| *r.endpoint().unwrap()).collect::<Vec<_>>();
-    let first = seq(&a);
-    assert_eq!(first, seq(&b));
+    let mut a = Random::with_seed(fixed(100), 99);
+    let mut b = Random::with_seed(fixed(100), 99);
+    let seq = |r: &mut Random<_>| (0..50).map(|_| **r.endpoint().unwrap()).collect::<Vec<_>>();
+    let first = seq(&mut a);
+    assert_eq!(first, seq(&mut b));
     assert!(
         first.iter().any(|&i| i != first[0]),
         "not constant: {first:?}"
     );
 }
 
+/// Each thread picks through a clone of its own, with a generator of its own.
 #[test]
 fn random_is_safe_and_uniform_across_threads() {
     let random = Random::new(fixed(4));
     let counts: Vec<[u32; 4]> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|_| {
-                s.spawn(|| {
+                let mut random = random.clone();
+                s.spawn(move || {
                     let mut counts = [0u32; 4];
                     for _ in 0..100_000 {
-                        counts[*random.endpoint().unwrap()] += 1;
+                        counts[**random.endpoint().unwrap()] += 1;
                     }
                     counts
                 })
@@ -112,35 +121,28 @@ fn random_is_safe_and_uniform_across_threads() {
 fn empty_sources_fail_with_no_endpoints() {
     let empty: FixedEndpointer<usize> = FixedEndpointer::new(Vec::<(&str, usize)>::new());
     assert!(
-        RoundRobin::new(&empty)
+        RoundRobin::new(empty.clone())
             .endpoint()
             .unwrap_err()
             .is_no_endpoints()
     );
-    assert!(
-        Random::new(&empty)
-            .endpoint()
-            .unwrap_err()
-            .is_no_endpoints()
-    );
+    assert!(Random::new(empty).endpoint().unwrap_err().is_no_endpoints());
 }
 
 #[tokio::test(start_paused = true)]
 async fn endpointer_errors_pass_through_unchanged() {
     let cache = InstanceCache::with_state(Instances::new(["a"]));
-    let endpointer = Endpointer::builder()
+    let mut endpointer = Endpointer::builder()
         .invalidate_on_error(Duration::ZERO)
         .build(&cache, |i: &Instance| -> Result<String, BoxError> {
             Ok(i.id().to_owned())
         })
         .unwrap();
     cache.update(CoreError::discovery("registry unreachable"));
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
+    endpointer.changed().await;
     for err in [
-        RoundRobin::new(&endpointer).endpoint().unwrap_err(),
-        Random::new(&endpointer).endpoint().unwrap_err(),
+        RoundRobin::new(endpointer.clone()).endpoint().unwrap_err(),
+        Random::new(endpointer.clone()).endpoint().unwrap_err(),
     ] {
         assert_eq!(
             err,
@@ -149,7 +151,7 @@ async fn endpointer_errors_pass_through_unchanged() {
         assert_eq!(err.to_string(), "registry unreachable");
     }
     endpointer.close();
-    let closed = RoundRobin::new(&endpointer).endpoint().unwrap_err();
+    let closed = RoundRobin::new(endpointer.clone()).endpoint().unwrap_err();
     assert!(matches!(closed, Error::Discovery(e) if e.is_closed()));
     assert!(endpointer.endpoints().is_err());
 }
@@ -157,6 +159,7 @@ async fn endpointer_errors_pass_through_unchanged() {
 #[test]
 fn picks_carry_the_instance() {
     let source = FixedEndpointer::new([(Instance::builder("a:1").zone("z").build(), ())]);
-    let picked = RoundRobin::new(source).endpoint().unwrap();
+    let mut rr = RoundRobin::new(source);
+    let picked = rr.endpoint().unwrap();
     assert_eq!(picked.instance().zone(), Some("z"));
 }

@@ -19,8 +19,8 @@ fn zone_choices_ejections_and_returns_are_debug_events() {
 
     // Zone affinity: the first choice and each change, once, however many reads.
     let source = common::Swappable::new(vec![zoned("a1", "a"), zoned("b1", "b")]);
-    let zoned_source = ZoneAware::new(&source, "a");
-    let read = || {
+    let mut zoned_source = ZoneAware::new(source.clone(), "a");
+    let mut read = || {
         for _ in 0..5 {
             zoned_source.endpoints().unwrap();
         }
@@ -48,7 +48,7 @@ fn zone_choices_ejections_and_returns_are_debug_events() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let outliers = Outliers::new(
+        let mut outliers = Outliers::new(
             FixedEndpointer::new([
                 ("10.0.0.1:80", ()),
                 ("10.0.0.2:80", ()),
@@ -56,12 +56,12 @@ fn zone_choices_ejections_and_returns_are_debug_events() {
             ]),
             OutlierConfig::default().consecutive_failures(1),
         );
-        ids(&outliers);
-        let detector = outliers.detector();
+        ids(&mut outliers);
+        let detector = outliers.detector().clone();
         detector.report_id("10.0.0.2:80", Outcome::Failure);
         detector.report_id("10.0.0.1:80", Outcome::Failure);
         tokio::time::advance(Duration::from_secs(10)).await;
-        ids(&outliers);
+        ids(&mut outliers);
     });
     assert_eq!(
         events.messages("sd_lb::outliers"),

@@ -25,14 +25,14 @@ fn one_bad_of_three() -> FixedEndpointer<bool> {
 }
 
 /// Makes `calls` calls through `balancer`, reporting each outcome; returns which failed.
-fn call<B>(balancer: &B, report: &OutlierDetector, calls: usize) -> Vec<bool>
+fn call<B>(balancer: &mut B, report: &OutlierDetector, calls: usize) -> Vec<bool>
 where
     B: Balancer<Endpoint = bool>,
 {
     (0..calls)
         .map(|_| {
             let endpoint = balancer.endpoint().unwrap();
-            let outcome = if *endpoint {
+            let outcome = if **endpoint {
                 Outcome::Success
             } else {
                 Outcome::Failure
@@ -48,15 +48,17 @@ async fn one_failing_instance_of_three_stops_failing_callers_after_n() {
     const N: u32 = 4;
     let config = OutlierConfig::default().consecutive_failures(N);
 
-    let rr = RoundRobin::new(Outliers::new(one_bad_of_three(), config.clone()));
-    let failed = call(&rr, rr.source().detector(), 1_000);
+    let mut rr = RoundRobin::new(Outliers::new(one_bad_of_three(), config.clone()));
+    let detector = rr.source().detector().clone();
+    let failed = call(&mut rr, &detector, 1_000);
     // Every third call went to the bad replica until its N-th failure; none after.
     let errors: Vec<usize> = (0..failed.len()).filter(|&i| failed[i]).collect();
     assert_eq!(errors, [1, 4, 7, 10]);
     assert!(rr.source().detector().is_ejected("10.0.0.2:80"));
 
-    let random = Random::with_seed(Outliers::new(one_bad_of_three(), config), 11);
-    let failed = call(&random, random.source().detector(), 1_000);
+    let mut random = Random::with_seed(Outliers::new(one_bad_of_three(), config), 11);
+    let detector = random.source().detector().clone();
+    let failed = call(&mut random, &detector, 1_000);
     let errors = failed.iter().filter(|f| **f).count();
     assert_eq!(errors, N as usize, "exactly N callers saw an error");
     let last_error = failed.iter().rposition(|f| *f).unwrap();
@@ -69,7 +71,7 @@ async fn ejections_end_on_their_own_and_double_while_it_keeps_failing() {
         .consecutive_failures(2)
         .base_ejection(Duration::from_secs(10))
         .max_ejection(Duration::from_secs(40));
-    let outliers = Outliers::new(one_bad_of_three(), config);
+    let mut outliers = Outliers::new(one_bad_of_three(), config);
     let bad = outliers.endpoints().unwrap()[1].instance().clone();
     let all = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"];
     let without_bad = ["10.0.0.1:80", "10.0.0.3:80"];
@@ -77,31 +79,31 @@ async fn ejections_end_on_their_own_and_double_while_it_keeps_failing() {
     // 10 s, 20 s, 40 s, then 40 s again: the cap.
     for period in [10, 20, 40, 40] {
         outliers.report(&bad, Outcome::Failure);
-        assert_eq!(ids(&outliers), all, "one failure is not enough");
+        assert_eq!(ids(&mut outliers), all, "one failure is not enough");
         outliers.report(&bad, Outcome::Failure);
-        assert_eq!(ids(&outliers), without_bad);
+        assert_eq!(ids(&mut outliers), without_bad);
         advance(Duration::from_millis(period * 1000 - 1)).await;
         assert_eq!(
-            ids(&outliers),
+            ids(&mut outliers),
             without_bad,
             "still out just before {period} s"
         );
         advance(Duration::from_millis(1)).await;
-        assert_eq!(ids(&outliers), all, "back after {period} s");
+        assert_eq!(ids(&mut outliers), all, "back after {period} s");
     }
 
     // Staying in for longer than the longest ejection earns a fresh start.
     advance(Duration::from_secs(41)).await;
     outliers.report(&bad, Outcome::Failure);
     outliers.report(&bad, Outcome::Failure);
-    assert_eq!(ids(&outliers), without_bad);
+    assert_eq!(ids(&mut outliers), without_bad);
     advance(Duration::from_secs(10)).await;
-    assert_eq!(ids(&outliers), all, "back after the base period");
+    assert_eq!(ids(&mut outliers), all, "back after the base period");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_success_resets_the_count_and_late_outcomes_change_nothing() {
-    let outliers = Outliers::new(
+    let mut outliers = Outliers::new(
         one_bad_of_three(),
         OutlierConfig::default().consecutive_failures(3),
     );
@@ -111,70 +113,73 @@ async fn a_success_resets_the_count_and_late_outcomes_change_nothing() {
         outliers.report(&bad, Outcome::Failure);
         outliers.report(&bad, Outcome::Success);
     }
-    assert_eq!(ids(&outliers).len(), 3, "never three failures in a row");
+    assert_eq!(ids(&mut outliers).len(), 3, "never three failures in a row");
 
     for _ in 0..3 {
         outliers.report(&bad, Outcome::Failure);
     }
-    assert_eq!(ids(&outliers).len(), 2);
+    assert_eq!(ids(&mut outliers).len(), 2);
     // Calls that were under way when it was set aside end in successes: it stays out.
     outliers.report(&bad, Outcome::Success);
-    assert_eq!(ids(&outliers).len(), 2);
+    assert_eq!(ids(&mut outliers).len(), 2);
     // It returns with a clean count: one more failure does not eject it again.
     advance(Duration::from_secs(10)).await;
     outliers.report(&bad, Outcome::Failure);
-    assert_eq!(ids(&outliers).len(), 3);
+    assert_eq!(ids(&mut outliers).len(), 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn never_more_than_the_configured_share_is_set_aside() {
     let fails_at_once = OutlierConfig::default().consecutive_failures(1);
     let source = Swappable::new(vec![ep("a"), ep("b"), ep("c"), ep("d")]);
-    let outliers = Outliers::new(&source, fails_at_once.clone());
-    ids(&outliers);
+    let mut outliers = Outliers::new(source.clone(), fails_at_once.clone());
+    ids(&mut outliers);
     for id in ["a", "b", "c", "d"] {
         outliers.detector().report_id(id, Outcome::Failure);
     }
     // 50 % of four: two set aside, the first two to fail.
-    assert_eq!(ids(&outliers), ["c", "d"]);
+    assert_eq!(ids(&mut outliers), ["c", "d"]);
 
     // The set shrinks to three: 50 % is now one, so only one stays out.
     source.set(vec![ep("a"), ep("b"), ep("c")]);
-    assert_eq!(ids(&outliers), ["b", "c"]);
+    assert_eq!(ids(&mut outliers), ["b", "c"]);
 
     // A set of one is never emptied, whatever the share.
-    let single = Outliers::new(
+    let mut single = Outliers::new(
         FixedEndpointer::new([("only", ())]),
         fails_at_once.max_ejection_percent(100),
     );
-    ids(&single);
+    ids(&mut single);
     for _ in 0..10 {
         single.detector().report_id("only", Outcome::Failure);
     }
-    assert_eq!(ids(&single), ["only"]);
+    assert_eq!(ids(&mut single), ["only"]);
 
     // None at all at 0 %.
-    let none = Outliers::new(
+    let mut none = Outliers::new(
         one_bad_of_three(),
         OutlierConfig::default()
             .consecutive_failures(1)
             .max_ejection_percent(0),
     );
-    ids(&none);
+    ids(&mut none);
     none.detector().report_id("10.0.0.2:80", Outcome::Failure);
-    assert_eq!(ids(&none).len(), 3);
+    assert_eq!(ids(&mut none).len(), 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn state_is_kept_only_for_instances_in_the_set() {
     let source = Swappable::new(vec![ep("a"), ep("b"), ep("c")]);
-    let outliers = Outliers::new(&source, OutlierConfig::default().consecutive_failures(2));
+    let mut outliers = Outliers::new(
+        source.clone(),
+        OutlierConfig::default().consecutive_failures(2),
+    );
     let detector = outliers.detector().clone();
     // Before any read the detector knows no instance: reports are ignored.
     detector.report_id("a", Outcome::Failure);
     assert_eq!(detector.tracked(), 0);
 
-    ids(&outliers);
+    ids(&mut outliers);
     assert_eq!(detector.tracked(), 3);
     for _ in 0..2 {
         detector.report_id("c", Outcome::Failure);
@@ -183,7 +188,7 @@ async fn state_is_kept_only_for_instances_in_the_set() {
 
     // c leaves the set: forgotten, and reports about it or strangers are ignored.
     source.set(vec![ep("a"), ep("b")]);
-    assert_eq!(ids(&outliers), ["a", "b"]);
+    assert_eq!(ids(&mut outliers), ["a", "b"]);
     assert_eq!(detector.tracked(), 2);
     for i in 0..1_000 {
         detector.report_id(&format!("stranger-{i}"), Outcome::Failure);
@@ -193,10 +198,10 @@ async fn state_is_kept_only_for_instances_in_the_set() {
 
     // c comes back with a clean slate.
     source.set(vec![ep("a"), ep("b"), ep("c")]);
-    assert_eq!(ids(&outliers), ["a", "b", "c"]);
+    assert_eq!(ids(&mut outliers), ["a", "b", "c"]);
     assert!(!detector.is_ejected("c"));
     detector.report_id("c", Outcome::Failure);
-    assert_eq!(ids(&outliers).len(), 3);
+    assert_eq!(ids(&mut outliers).len(), 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -216,35 +221,35 @@ async fn no_configuration_value_panics() {
             .max_ejection(Duration::MAX),
     ];
     for config in extremes {
-        let outliers = Outliers::new(one_bad_of_three(), config);
+        let mut outliers = Outliers::new(one_bad_of_three(), config);
         for _ in 0..100 {
-            ids(&outliers);
+            ids(&mut outliers);
             outliers
                 .detector()
                 .report_id("10.0.0.2:80", Outcome::Failure);
             advance(Duration::from_secs(3600)).await;
         }
-        assert!(!ids(&outliers).is_empty());
+        assert!(!ids(&mut outliers).is_empty());
     }
     // An ejection that would end beyond the clock's range does not happen at all.
-    let forever = Outliers::new(
+    let mut forever = Outliers::new(
         one_bad_of_three(),
         OutlierConfig::default()
             .consecutive_failures(1)
             .base_ejection(Duration::MAX)
             .max_ejection(Duration::MAX),
     );
-    ids(&forever);
+    ids(&mut forever);
     forever
         .detector()
         .report_id("10.0.0.2:80", Outcome::Failure);
-    assert_eq!(ids(&forever).len(), 3);
+    assert_eq!(ids(&mut forever).len(), 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn errors_and_empty_lists_pass_through() {
     let source = Swappable::<String>::new(Vec::new());
-    let rr = RoundRobin::new(Outliers::new(&source, OutlierConfig::default()));
+    let mut rr = RoundRobin::new(Outliers::new(source.clone(), OutlierConfig::default()));
     assert_eq!(rr.endpoint().unwrap_err(), Error::NoEndpoints);
     source.fail(CoreError::discovery("registry unreachable"));
     assert_eq!(
@@ -263,20 +268,21 @@ async fn under_zone_affinity_ejections_count_against_the_local_zone() {
         zoned("b2", "b"),
     ]);
     let config = OutlierConfig::default().consecutive_failures(1);
-    let zoned_source = ZoneAware::new(Outliers::new(&source, config), "a").min_local(2);
-    assert_eq!(ids(&zoned_source), ["a1", "a2"]);
+    let mut zoned_source = ZoneAware::new(Outliers::new(source, config), "a").min_local(2);
+    assert_eq!(ids(&mut zoned_source), ["a1", "a2"]);
 
     // a1 is set aside: one local endpoint is too few, so all healthy ones serve.
     zoned_source
         .source()
         .detector()
         .report_id("a1", Outcome::Failure);
-    assert_eq!(ids(&zoned_source), ["a2", "b1", "b2"]);
+    assert_eq!(ids(&mut zoned_source), ["a2", "b1", "b2"]);
     assert_eq!(zoned_source.choice(), Some(ZoneChoice::AllZones));
     advance(Duration::from_secs(10)).await;
-    assert_eq!(ids(&zoned_source), ["a1", "a2"]);
+    assert_eq!(ids(&mut zoned_source), ["a1", "a2"]);
 }
 
+/// Each thread calls through a clone of its own; the clones share the detector.
 #[test]
 fn callers_on_several_threads_see_at_most_n_errors_plus_calls_under_way() {
     const N: u32 = 3;
@@ -289,8 +295,10 @@ fn callers_on_several_threads_see_at_most_n_errors_plus_calls_under_way() {
     let errors: usize = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..THREADS)
             .map(|_| {
-                scope.spawn(|| {
-                    call(&rr, rr.source().detector(), 2_000)
+                let mut rr = rr.clone();
+                scope.spawn(move || {
+                    let detector = rr.source().detector().clone();
+                    call(&mut rr, &detector, 2_000)
                         .iter()
                         .filter(|f| **f)
                         .count()
@@ -338,8 +346,8 @@ mod reporting {
         let detector = OutlierDetector::new(OutlierConfig::default().consecutive_failures(2));
         let ok = |id: &str| -> (String, bool) { (id.to_owned(), true) };
         let source = FixedEndpointer::new([ok("a"), ok("b"), ok("c")]);
-        let outliers = Outliers::with_detector(source, detector.clone());
-        ids(&outliers);
+        let mut outliers = Outliers::with_detector(source, detector.clone());
+        ids(&mut outliers);
 
         // By default an error is a failure and a response a success.
         let flaky = service_fn(|fail: bool| async move {
@@ -382,7 +390,7 @@ mod reporting {
             assert!(c.ready().await.is_err());
         }
         assert!(detector.is_ejected("c"));
-        assert_eq!(ids(&outliers), ["a", "b"]);
+        assert_eq!(ids(&mut outliers), ["a", "b"]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -402,10 +410,10 @@ mod reporting {
         };
         let source =
             FixedEndpointer::new(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"].map(endpoint));
-        let rr = RoundRobin::new(Outliers::with_detector(source, detector.clone()));
+        let mut rr = RoundRobin::new(Outliers::with_detector(source, detector.clone()));
         let mut errors = 0;
         for _ in 0..300 {
-            let service = (*rr.endpoint().unwrap()).clone();
+            let service = (**rr.endpoint().unwrap()).clone();
             if service.oneshot(()).await.is_err() {
                 errors += 1;
             }

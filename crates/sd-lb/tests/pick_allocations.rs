@@ -40,22 +40,32 @@ fn picks_do_not_allocate() {
             })
         })
         .unwrap();
-    let round_robin = RoundRobin::new(&endpointer);
-    let random = Random::with_seed(&endpointer, 3);
-    let fixed = RoundRobin::new(FixedEndpointer::new([("a:1", 1u8), ("b:1", 2)]));
+    // Each balancer reads through its own clone of the endpointer, as threads do; the
+    // shared-counter round robin writes one atomic, which allocates nothing either.
+    let mut round_robin = RoundRobin::new(endpointer.clone());
+    let mut round_robin_clone = round_robin.clone();
+    let mut shared = RoundRobin::shared(endpointer.clone());
+    let mut random = Random::with_seed(endpointer.clone(), 3);
+    let mut random_clone = random.clone();
+    let mut fixed = RoundRobin::new(FixedEndpointer::new([("a:1", 1u8), ("b:1", 2)]));
+    let mut fixed_clone = fixed.clone();
     // arc-swap registers each reading thread once, on its first load.
     let _ = round_robin.endpoint();
 
     let n = allocations_during(|| {
         for _ in 0..10_000 {
             assert!(round_robin.endpoint().is_ok());
+            assert!(round_robin_clone.endpoint().is_ok());
+            assert!(shared.endpoint().is_ok());
             assert!(random.endpoint().is_ok());
+            assert!(random_clone.endpoint().is_ok());
             assert!(fixed.endpoint().is_ok());
+            assert!(fixed_clone.endpoint().is_ok());
         }
     });
     assert_eq!(n, 0, "picks allocated {n} blocks");
 
-    let empty = RoundRobin::new(FixedEndpointer::<u8>::new(Vec::<(&str, u8)>::new()));
+    let mut empty = RoundRobin::new(FixedEndpointer::<u8>::new(Vec::<(&str, u8)>::new()));
     let n = allocations_during(|| {
         for _ in 0..10_000 {
             assert!(empty.endpoint().unwrap_err().is_no_endpoints());
@@ -83,22 +93,27 @@ fn filtered_picks_and_reports_do_not_allocate() {
             i,
         )
     }));
-    let picker = RoundRobin::new(ZoneAware::new(
-        Outliers::new(&source, OutlierConfig::default().consecutive_failures(1)),
+    let mut picker = RoundRobin::new(ZoneAware::new(
+        Outliers::new(source, OutlierConfig::default().consecutive_failures(1)),
         "a",
     ));
     // The first read filters (and allocates); then set one endpoint aside, and read again.
-    let first = picker.endpoint().unwrap();
+    let first = picker.endpoint().unwrap().clone();
     let detector = picker.source().source().detector().clone();
     detector.report(first.instance(), Outcome::Failure);
     let _ = picker.endpoint();
+    // A clone, as another thread would have, once it has read the filtered lists too.
+    let mut clone = picker.clone();
+    let _ = clone.endpoint();
 
     let n = allocations_during(|| {
         for _ in 0..10_000 {
-            let endpoint = picker.endpoint().unwrap();
-            assert_eq!(endpoint.instance().zone(), Some("a"));
-            assert_ne!(endpoint.instance().id(), first.instance().id());
-            detector.report(endpoint.instance(), Outcome::Success);
+            for picker in [&mut picker, &mut clone] {
+                let endpoint = picker.endpoint().unwrap();
+                assert_eq!(endpoint.instance().zone(), Some("a"));
+                assert_ne!(endpoint.instance().id(), first.instance().id());
+                detector.report(endpoint.instance(), Outcome::Success);
+            }
         }
         detector.report_id("10.0.0.2:80", Outcome::Failure);
         detector.report_id("10.0.0.2:80", Outcome::Success);

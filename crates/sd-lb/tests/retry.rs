@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sd_core::{Backoff, BoxError, Endpointer, FixedEndpointer, Instance, InstanceCache, Instances};
-use sd_lb::{Decision, RoundRobin, TpsBudget, retry, retry_with_callback};
+use sd_lb::{Decision, RetryBudget, RoundRobin, retry, retry_with_callback};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 enum TestError {
@@ -31,7 +31,7 @@ fn answer(i: usize, ok: &[usize]) -> std::future::Ready<Result<usize, TestError>
 #[tokio::test]
 async fn no_endpoints_fails_with_typed_errors() {
     let empty = FixedEndpointer::<usize>::new(Vec::<(&str, usize)>::new());
-    let retry = retry(3, Duration::from_secs(10), RoundRobin::new(empty));
+    let mut retry = retry(3, Duration::from_secs(10), RoundRobin::new(empty));
     let err = retry
         .call(|e| answer(*e, &[]))
         .await
@@ -51,19 +51,19 @@ async fn no_endpoints_fails_with_typed_errors() {
 
 #[tokio::test]
 async fn fail_fail_ok_needs_three_attempts() {
-    let two = retry(2, Duration::from_secs(1), RoundRobin::new(replicas(3)));
+    let mut two = retry(2, Duration::from_secs(1), RoundRobin::new(replicas(3)));
     let err = two.call(|e| answer(*e, &[2])).await.unwrap_err();
     assert_eq!(err.to_string(), "fail 1 (previously: fail 0)");
     assert_eq!(err.final_error(), Some(&TestError::Call("fail 1".into())));
     assert_eq!(err.raw_errors().len(), 2);
 
-    let three = retry(3, Duration::from_secs(1), RoundRobin::new(replicas(3)));
+    let mut three = retry(3, Duration::from_secs(1), RoundRobin::new(replicas(3)));
     assert_eq!(three.call(|e| answer(*e, &[2])).await.unwrap(), 2);
 }
 
 #[tokio::test]
 async fn zero_max_attempts_still_makes_one() {
-    let retry = retry(0, Duration::from_secs(1), RoundRobin::new(replicas(1)));
+    let mut retry = retry(0, Duration::from_secs(1), RoundRobin::new(replicas(1)));
     let err = retry.call(|e| answer(*e, &[])).await.unwrap_err();
     assert_eq!(err.attempts(), 1);
     assert_eq!(err.to_string(), "fail 0");
@@ -80,7 +80,7 @@ impl Drop for DropFlag {
 #[tokio::test(start_paused = true)]
 async fn deadline_is_typed_and_cancels_the_attempt_in_flight() {
     let cancelled = Arc::new(AtomicBool::new(false));
-    let retry = retry(5, Duration::from_millis(100), RoundRobin::new(replicas(2)));
+    let mut retry = retry(5, Duration::from_millis(100), RoundRobin::new(replicas(2)));
     let flag = cancelled.clone();
     let err = retry
         .call(|e| {
@@ -113,7 +113,7 @@ async fn deadline_is_typed_and_cancels_the_attempt_in_flight() {
 #[tokio::test(start_paused = true)]
 async fn dropping_the_call_cancels_the_attempt_in_flight() {
     let cancelled = Arc::new(AtomicBool::new(false));
-    let retry = retry(1, Duration::from_secs(3600), RoundRobin::new(replicas(1)));
+    let mut retry = retry(1, Duration::from_secs(3600), RoundRobin::new(replicas(1)));
     let flag = cancelled.clone();
     let call = retry.call(|e| {
         let flag = flag.clone();
@@ -132,7 +132,7 @@ async fn dropping_the_call_cancels_the_attempt_in_flight() {
 async fn callback_gets_the_error_unchanged_and_may_stop_with_its_own() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    let retry = retry_with_callback(
+    let mut retry = retry_with_callback(
         Duration::from_secs(1),
         RoundRobin::new(replicas(5)),
         move |n: usize, e: &TestError| {
@@ -166,7 +166,7 @@ async fn callback_gets_the_error_unchanged_and_may_stop_with_its_own() {
 
 #[tokio::test]
 async fn stop_keeps_the_last_raw_error() {
-    let retry = retry_with_callback(
+    let mut retry = retry_with_callback(
         Duration::from_secs(1),
         RoundRobin::new(replicas(3)),
         |_: usize, _: &TestError| Decision::Stop,
@@ -180,7 +180,7 @@ async fn no_endpoints_backs_off_instead_of_spinning() {
     let attempts = Arc::new(AtomicUsize::new(0));
     let counter = attempts.clone();
     let empty = FixedEndpointer::<usize>::new(Vec::<(&str, usize)>::new());
-    let retry = retry_with_callback(
+    let mut retry = retry_with_callback(
         Duration::from_secs(1),
         RoundRobin::new(empty),
         move |_: usize, _: &TestError| {
@@ -207,7 +207,7 @@ async fn backoff_picks_up_endpoints_that_appear_during_the_call() {
         Ok(i.id().to_owned())
     })
     .unwrap();
-    let retry = retry(100, Duration::from_secs(5), RoundRobin::new(endpointer));
+    let mut retry = retry(100, Duration::from_secs(5), RoundRobin::new(endpointer));
     let publisher = async {
         tokio::time::sleep(Duration::from_millis(35)).await;
         cache.update(Instances::new(["10.0.0.9:80"]));
@@ -219,13 +219,13 @@ async fn backoff_picks_up_endpoints_that_appear_during_the_call() {
 
 #[tokio::test]
 async fn huge_timeout_means_no_deadline_rather_than_overflow() {
-    let retry = retry(2, Duration::MAX, RoundRobin::new(replicas(2)));
+    let mut retry = retry(2, Duration::MAX, RoundRobin::new(replicas(2)));
     assert_eq!(retry.call(|e| answer(*e, &[1])).await.unwrap(), 1);
 }
 
 #[tokio::test]
 async fn works_with_box_error_and_question_mark() -> Result<(), BoxError> {
-    let retry = retry(2, Duration::from_secs(1), RoundRobin::new(replicas(2)));
+    let mut retry = retry(2, Duration::from_secs(1), RoundRobin::new(replicas(2)));
     let v = retry
         .call(|e| async move {
             if *e == 1 {
@@ -245,7 +245,7 @@ async fn works_with_box_error_and_question_mark() -> Result<(), BoxError> {
 async fn raw_errors_are_bounded_however_long_a_call_retries() {
     let failures = Arc::new(AtomicUsize::new(0));
     let counter = failures.clone();
-    let retry = retry_with_callback(
+    let mut retry = retry_with_callback(
         Duration::MAX,
         RoundRobin::new(replicas(2)),
         |attempt: usize, _: &TestError| {
@@ -256,10 +256,10 @@ async fn raw_errors_are_bounded_however_long_a_call_retries() {
             }
         },
     )
-    .budget(Arc::new(TpsBudget::new(
+    .budget(Arc::new(RetryBudget::new(
         Duration::from_secs(1),
         10_000,
-        0.0,
+        0,
     )));
     let err = retry
         .call(|e| {
@@ -288,15 +288,11 @@ async fn raw_errors_are_bounded_however_long_a_call_retries() {
 #[tokio::test(start_paused = true)]
 async fn a_spent_budget_stops_retries() {
     let attempts = Arc::new(AtomicUsize::new(0));
-    let retry = retry(
-        3,
-        Duration::from_secs(10),
-        Arc::new(RoundRobin::new(replicas(3))),
-    )
-    .budget(Arc::new(TpsBudget::new(Duration::from_secs(10), 0, 0.2)));
+    let retry = retry(3, Duration::from_secs(10), RoundRobin::shared(replicas(3)))
+        .budget(Arc::new(RetryBudget::new(Duration::from_secs(10), 0, 20)));
     let mut exhausted = 0;
     for _ in 0..100 {
-        let clone = retry.clone();
+        let mut clone = retry.clone();
         let counter = attempts.clone();
         let err = clone
             .call(|e| {
@@ -320,7 +316,7 @@ async fn a_spent_budget_stops_retries() {
 #[tokio::test(start_paused = true)]
 async fn failed_calls_are_retried_after_a_jittered_pause() {
     let run = |backoff: Backoff| async move {
-        let retry =
+        let mut retry =
             retry(4, Duration::from_secs(10), RoundRobin::new(replicas(4))).backoff(backoff);
         let started = tokio::time::Instant::now();
         let reply = retry.call(|e| answer(*e, &[3])).await.unwrap();

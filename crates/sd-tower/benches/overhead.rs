@@ -9,10 +9,12 @@
 //! - `balanced`: the request through a `Balanced` over `RoundRobin` over an `Endpointer` of
 //!   16 endpoints (the pick, the endpoint service's clone, the tracing span, the response
 //!   future that keeps the endpoint to name it in errors).
-//! - `pick only`: the balancer pick alone (`RoundRobin::endpoint()`, dropped): the part of
+//! - `balanced + retry`: the same behind sd-tower's `RetryLayer` (3 attempts, 10 s
+//!   deadline): the stack the README recommends.
+//! - `pick only`: the balancer pick alone (`RoundRobin::endpoint()`): the part of
 //!   `balanced` that is sd-lb's and sd-core's rather than sd-tower's.
 //!
-//! The overhead is `balanced` − `direct`. On two threads each thread has its own `Balanced`
+//! The overhead is `balanced` (or `balanced + retry`) − `direct`. On two threads each thread has its own `Balanced`
 //! clone (as each task or connection has in a tower stack) over the one shared balancer,
 //! and the figure is the time of one request while the other thread does the same.
 //!
@@ -22,15 +24,15 @@ use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sd_core::{BoxError, Endpointer, Instance, InstanceCache, Instances};
 use sd_lb::{Balancer, RoundRobin};
-use sd_tower::Balanced;
-use tower::Service;
+use sd_tower::{Balanced, RetryLayer};
+use tower::{Service, ServiceBuilder};
 
 /// A cheap endpoint: copies the request back, at once.
 #[derive(Debug, Clone)]
@@ -72,6 +74,7 @@ where
 /// state from `make`, and returns the wall time of the slowest thread: criterion's
 /// per-iteration figure is then the time of one request under that much contention.
 fn per_thread<T>(
+    rt: &tokio::runtime::Runtime,
     threads: usize,
     iters: u64,
     make: impl Fn() -> T + Sync,
@@ -82,6 +85,8 @@ fn per_thread<T>(
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
+                    // RetryLayer's deadline needs the runtime's timer.
+                    let _runtime = rt.enter();
                     let mut state = make();
                     let mut cx = Context::from_waker(Waker::noop());
                     start.wait();
@@ -116,8 +121,11 @@ fn overhead(c: &mut Criterion) {
             })
         })
         .expect("inside a runtime");
-    let round_robin = Arc::new(RoundRobin::new(endpointer));
-    let balanced = Balanced::new(Arc::clone(&round_robin));
+    let round_robin = RoundRobin::new(endpointer);
+    let balanced = Balanced::new(round_robin.clone());
+    let retried = ServiceBuilder::new()
+        .layer(RetryLayer::new(3, Duration::from_secs(10)))
+        .service(balanced.clone());
     let endpoint = Echo;
 
     let mut group = c.benchmark_group("request");
@@ -125,6 +133,7 @@ fn overhead(c: &mut Criterion) {
         group.bench_function(format!("direct, {threads} thread(s)"), |b| {
             b.iter_custom(|iters| {
                 per_thread(
+                    &rt,
                     threads,
                     iters,
                     || black_box(endpoint.clone()),
@@ -138,19 +147,36 @@ fn overhead(c: &mut Criterion) {
         group.bench_function(format!("pick only, {threads} thread(s)"), |b| {
             b.iter_custom(|iters| {
                 per_thread(
+                    &rt,
                     threads,
                     iters,
-                    || Arc::clone(&round_robin),
-                    |balancer, _, _| drop(black_box(balancer.endpoint())),
+                    || round_robin.clone(),
+                    |balancer, _, _| {
+                        black_box(balancer.endpoint().is_ok());
+                    },
                 )
             });
         });
         group.bench_function(format!("balanced, {threads} thread(s)"), |b| {
             b.iter_custom(|iters| {
                 per_thread(
+                    &rt,
                     threads,
                     iters,
                     || balanced.clone(),
+                    |service, cx, n| {
+                        black_box(request(service, cx, black_box(n)));
+                    },
+                )
+            });
+        });
+        group.bench_function(format!("balanced + retry, {threads} thread(s)"), |b| {
+            b.iter_custom(|iters| {
+                per_thread(
+                    &rt,
+                    threads,
+                    iters,
+                    || retried.clone(),
                     |service, cx, n| {
                         black_box(request(service, cx, black_box(n)));
                     },

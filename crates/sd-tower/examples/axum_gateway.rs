@@ -9,7 +9,6 @@
 //! `127.0.0.1:3000`), then `curl http://127.0.0.1:3000/hello`; Ctrl-C stops it.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -118,14 +117,14 @@ impl Gateway {
         let client = ServiceBuilder::new()
             .layer(RetryLayer::new(3, Duration::from_secs(5)))
             .layer(BalancedLayer::new(Duration::from_secs(2)))
-            .service(Arc::new(RoundRobin::new(endpointer.clone())));
+            .service(RoundRobin::new(endpointer.clone()));
 
         let discovered = endpointer.clone();
         let app = Router::new()
             .route("/hello", get(move || forward(client.clone(), "/hello")))
             .route(
                 "/backends",
-                get(move || std::future::ready(endpoint_ids(&discovered).join("\n"))),
+                get(move || std::future::ready(endpoint_ids(&mut discovered.clone()).join("\n"))),
             );
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -153,7 +152,7 @@ impl Gateway {
 
     /// The backends the gateway currently sends requests to (`ip:port`).
     pub(crate) fn backends(&self) -> Vec<String> {
-        endpoint_ids(&self.endpointer)
+        endpoint_ids(&mut self.endpointer.clone())
     }
 
     /// Waits (at most [`WAIT`]) until the backends on offer satisfy `done`.

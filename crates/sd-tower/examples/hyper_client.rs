@@ -4,7 +4,7 @@
 //! ServiceBuilder::new()
 //!     .layer(RetryLayer::new(3, 2 s).callback(..))   // attempts within one deadline
 //!     .layer(BalancedLayer::default())               // one endpoint per attempt
-//!     .service(Arc::new(RoundRobin::new(endpointer)))
+//!     .service(RoundRobin::new(endpointer))
 //! ```
 //!
 //! where the endpointer makes a hyper-util client service per instance. The backends are
@@ -15,7 +15,6 @@
 //! Run with `cargo run -p sd-tower --example hyper_client`.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -84,10 +83,10 @@ async fn main() -> Result<(), BoxError> {
             },
         ))
         .layer(BalancedLayer::default())
-        .service(Arc::new(RoundRobin::new(endpointer.clone())));
+        .service(RoundRobin::new(endpointer.clone()));
     println!("client    RetryLayer → BalancedLayer → RoundRobin → Endpointer → hyper-util");
     wait_until("the client sees every backend", || {
-        endpoint_ids(&endpointer).len() == backends.len()
+        endpoint_ids(&mut endpointer.clone()).len() == backends.len()
     })
     .await?;
 
@@ -107,7 +106,7 @@ async fn main() -> Result<(), BoxError> {
     // Its registration goes too (here by hand; a real crash lets the lease expire).
     crashed.registrar.deregister().await?;
     wait_until("the client drops the crashed backend", || {
-        !endpoint_ids(&endpointer).contains(&crashed_id)
+        !endpoint_ids(&mut endpointer.clone()).contains(&crashed_id)
     })
     .await?;
     println!(

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -93,13 +92,13 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
     })?;
     let mut client = ServiceBuilder::new()
         .layer(RetryLayer::new(3, Duration::from_secs(2)))
-        .service(Balanced::new(Arc::new(RoundRobin::new(endpointer.clone()))));
+        .service(Balanced::new(RoundRobin::new(endpointer.clone())));
     writeln!(
         out,
         "client    Instancer (1 s poll) → Endpointer → RoundRobin → Balanced + RetryLayer"
     )?;
     wait_until("the client sees all three services", || {
-        endpoint_ids(&endpointer).len() == services.len()
+        endpoint_ids(&mut endpointer.clone()).len() == services.len()
     })
     .await?;
 
@@ -112,7 +111,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
     down.registrar().set_status(Status::Down).await?;
     let marked = Instant::now();
     wait_until("the client drops the DOWN service", || {
-        !endpoint_ids(&endpointer).contains(&down.id())
+        !endpoint_ids(&mut endpointer.clone()).contains(&down.id())
     })
     .await?;
     writeln!(

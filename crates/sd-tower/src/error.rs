@@ -27,9 +27,6 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
-    /// `call` without a successful `poll_ready` first (a caller bug).
-    #[error("call before poll_ready returned ready")]
-    NotReady,
 }
 
 impl Error {

@@ -31,7 +31,7 @@
 //! let client = ServiceBuilder::new()
 //!     .layer(RetryLayer::new(3, Duration::from_secs(2)))
 //!     .layer(BalancedLayer::default())
-//!     .service(Arc::new(RoundRobin::new(endpointer)));
+//!     .service(RoundRobin::new(endpointer));
 //! let reply = client.oneshot("hello".to_owned()).await?;
 //! # Ok(()) }
 //! ```

@@ -3,13 +3,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use sd_core::{Backoff, BoxError};
-use sd_lb::{ErrorLog, RetryError};
-use tower::retry::budget::{Budget, TpsBudget};
+use sd_lb::{Deposits, ErrorLog, RetryBudget, RetryError};
+use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
 /// Retries failed requests through the inner service — typically a
@@ -23,7 +23,7 @@ use tower::{Layer, Service, ServiceExt};
 /// [`sd_lb::RetryError`]`<BoxError>` whose [`is_deadline`](RetryError::is_deadline)
 /// holds and which keeps every attempt's error (go-kit's bare "deadline exceeded" loses
 /// them). Retries wait sd-core's jittered [`Backoff`] (10 ms doubling to 250 ms), and a
-/// [`TpsBudget`] shared by all clones caps them to a share of recent traffic, so a
+/// [`RetryBudget`] shared by all clones caps them to a share of recent traffic, so a
 /// failing backend does not get several times the load. Requests must be `Clone`.
 ///
 /// ```
@@ -38,7 +38,7 @@ use tower::{Layer, Service, ServiceExt};
 pub struct RetryLayer<C = KeepTrying> {
     max_attempts: usize,
     timeout: Duration,
-    budget: Arc<TpsBudget>,
+    budget: Arc<RetryBudget>,
     backoff: Arc<Backoff>,
     callback: C,
 }
@@ -85,24 +85,18 @@ impl RetryLayer {
 }
 
 impl<C> RetryLayer<C> {
-    /// Replaces the budget: retries may add `retry_percent` (0.0–1000.0) of the requests
-    /// of the last `ttl` (1–60 s, clamped), plus `min_per_sec` retries per second.
+    /// Replaces the budget: retries may add `percent` percent (at most 1000) of the
+    /// requests of the last `window`, plus `min_per_sec` retries per second; see
+    /// [`RetryBudget`].
     #[must_use]
-    pub fn budget(mut self, ttl: Duration, min_per_sec: u32, retry_percent: f32) -> Self {
-        // TpsBudget asserts these ranges; clamp instead of panicking.
-        let ttl = ttl.clamp(Duration::from_secs(1), Duration::from_secs(60));
-        let percent = if retry_percent.is_finite() {
-            retry_percent.clamp(0.0, 1000.0)
-        } else {
-            0.0
-        };
-        self.budget = Arc::new(TpsBudget::new(ttl, min_per_sec, percent));
+    pub fn budget(mut self, window: Duration, min_per_sec: u32, percent: u32) -> Self {
+        self.budget = Arc::new(RetryBudget::new(window, min_per_sec, percent));
         self
     }
 
     /// Shares a budget with other retry loops (an `sd_lb::Retry`, another layer).
     #[must_use]
-    pub fn shared_budget(mut self, budget: Arc<TpsBudget>) -> Self {
+    pub fn shared_budget(mut self, budget: Arc<RetryBudget>) -> Self {
         self.budget = budget;
         self
     }
@@ -137,38 +131,85 @@ impl<C: std::fmt::Debug> std::fmt::Debug for RetryLayer<C> {
     }
 }
 
-impl<S, C: Clone> Layer<S> for RetryLayer<C> {
+impl<S: Clone, C: Clone> Layer<S> for RetryLayer<C> {
     type Service = RetryService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RetryService {
-            inner,
+        let policy = Arc::new(Policy {
             max_attempts: self.max_attempts,
             timeout: self.timeout,
             budget: Arc::clone(&self.budget),
             backoff: Arc::clone(&self.backoff),
             callback: self.callback.clone(),
-        }
+        });
+        RetryService::with_policy(inner, policy)
     }
 }
 
-/// The service of [`RetryLayer`].
-#[derive(Clone)]
-pub struct RetryService<S, C> {
-    inner: S,
+/// What every clone of a [`RetryService`] shares.
+struct Policy<C> {
     max_attempts: usize,
     timeout: Duration,
-    budget: Arc<TpsBudget>,
+    budget: Arc<RetryBudget>,
     backoff: Arc<Backoff>,
     callback: C,
 }
 
+/// What a request's future needs should its first attempt fail: a service to retry on
+/// and the policy. One per service clone, so that holding it (a reference-count
+/// increment) writes only memory of this clone's.
+struct Spare<S, C> {
+    /// Behind a lock only so that the future is `Send` for any `Send` service; it is
+    /// locked twice per retry, to clone the service and to put the clone back.
+    service: Mutex<S>,
+    policy: Arc<Policy<C>>,
+}
+
+/// The service of [`RetryLayer`].
+///
+/// A request whose first attempt succeeds at once costs a local count (its deposit into
+/// the budget, paid in batches) and one reference-count increment of memory this clone
+/// owns: no clock, no timer, no allocation. The deadline's timer is armed only when the
+/// first attempt has to wait, and the retry machinery only comes into play when it fails.
+pub struct RetryService<S, C> {
+    inner: S,
+    spare: Arc<Spare<S, C>>,
+    deposits: Deposits,
+}
+
+impl<S: Clone, C> RetryService<S, C> {
+    fn with_policy(inner: S, policy: Arc<Policy<C>>) -> Self {
+        let spare = Arc::new(Spare {
+            service: Mutex::new(inner.clone()),
+            policy,
+        });
+        Self {
+            inner,
+            spare,
+            deposits: Deposits::default(),
+        }
+    }
+}
+
+impl<S: Clone, C> Clone for RetryService<S, C> {
+    fn clone(&self) -> Self {
+        Self::with_policy(self.inner.clone(), Arc::clone(&self.spare.policy))
+    }
+}
+
+impl<S, C> Drop for RetryService<S, C> {
+    fn drop(&mut self) {
+        self.deposits.pay(&self.spare.policy.budget);
+    }
+}
+
 impl<S: std::fmt::Debug, C> std::fmt::Debug for RetryService<S, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let policy = &self.spare.policy;
         f.debug_struct("RetryService")
             .field("inner", &self.inner)
-            .field("max_attempts", &self.max_attempts)
-            .field("timeout", &self.timeout)
+            .field("max_attempts", &policy.max_attempts)
+            .field("timeout", &policy.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -179,64 +220,160 @@ where
     S::Future: Send + 'static,
     S::Response: Send + 'static,
     S::Error: Into<BoxError> + Send + 'static,
-    C: Callback<S::Error> + Clone + Send + Sync + 'static,
+    C: Callback<S::Error> + Send + Sync + 'static,
     Req: Clone + Send + 'static,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
+    type Future = RetryFuture<S, C, Req>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        // The instance polled ready makes the first attempt (it may hold a reservation);
-        // a clone takes its place here.
-        let clone = self.inner.clone();
-        let service = std::mem::replace(&mut self.inner, clone);
-        let this = RetryLoop {
-            max_attempts: self.max_attempts,
-            budget: Arc::clone(&self.budget),
-            backoff: Arc::clone(&self.backoff),
-            callback: self.callback.clone(),
-        };
-        let timeout = self.timeout;
-        Box::pin(async move {
-            this.budget.deposit();
-            let mut errors = ErrorLog::default();
-            let run = this.run(service, request, &mut errors);
-            // A timeout too long for the clock means no deadline.
-            let outcome = match tokio::time::Instant::now().checked_add(timeout) {
-                Some(deadline) => tokio::time::timeout_at(deadline, run).await,
-                None => Ok(run.await),
-            };
-            match outcome {
-                Ok(result) => result,
-                Err(_elapsed) => {
-                    let error = RetryError::deadline_exceeded(errors, timeout);
-                    Err(Box::new(error) as BoxError)
-                }
-            }
-        })
+        self.deposits.count(&self.spare.policy.budget);
+        // The service polled ready makes the first attempt (it may hold a reservation).
+        let first = self.inner.call(request.clone());
+        RetryFuture {
+            state: State::First {
+                attempt: first,
+                request: Some(request),
+                spare: Arc::clone(&self.spare),
+                deadline: None,
+            },
+        }
     }
 }
 
-/// One request's retry loop, owning what it needs.
-struct RetryLoop<C> {
-    max_attempts: usize,
-    budget: Arc<TpsBudget>,
-    backoff: Arc<Backoff>,
-    callback: C,
+pin_project_lite::pin_project! {
+    /// The response future of [`RetryService`].
+    pub struct RetryFuture<S, C, Req>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        state: State<S, C, Req>,
+    }
 }
 
-impl<C> RetryLoop<C> {
-    /// Attempts until one succeeds or retrying stops; every failed attempt's error is
-    /// recorded in `errors` (which outlives this future, for the deadline's error).
-    async fn run<S, Req>(
+pin_project_lite::pin_project! {
+    #[project = Projected]
+    enum State<S, C, Req>
+    where
+        S: Service<Req>,
+    {
+        // The first attempt, on the service polled ready.
+        First {
+            #[pin]
+            attempt: S::Future,
+            request: Option<Req>,
+            spare: Arc<Spare<S, C>>,
+            // Armed when the attempt first has to wait; `Some(None)`: no deadline.
+            deadline: Option<Option<Pin<Box<tokio::time::Sleep>>>>,
+        },
+        // The first attempt failed: the retries.
+        Retrying {
+            retries: Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>,
+        },
+    }
+}
+
+impl<S, C, Req> Future for RetryFuture<S, C, Req>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxError> + Send + 'static,
+    C: Callback<S::Error> + Send + Sync + 'static,
+    Req: Clone + Send + 'static,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let retries = match self.as_mut().project().state.project() {
+            Projected::Retrying { retries } => return retries.as_mut().poll(cx),
+            Projected::First {
+                attempt,
+                request,
+                spare,
+                deadline,
+            } => {
+                let error = match attempt.poll(cx) {
+                    Poll::Ready(Ok(response)) => return Poll::Ready(Ok(response)),
+                    Poll::Ready(Err(error)) => error,
+                    Poll::Pending => {
+                        let timeout = spare.policy.timeout;
+                        let sleep = deadline.get_or_insert_with(|| {
+                            Instant::now()
+                                .checked_add(timeout)
+                                .map(|at| Box::pin(tokio::time::sleep_until(at)))
+                        });
+                        if let Some(sleep) = sleep {
+                            ready!(sleep.as_mut().poll(cx));
+                            let error: RetryError<BoxError> =
+                                RetryError::deadline_exceeded(ErrorLog::default(), timeout);
+                            return Poll::Ready(Err(Box::new(error)));
+                        }
+                        return Poll::Pending;
+                    }
+                };
+                let Some(request) = request.take() else {
+                    return Poll::Ready(Err(error.into()));
+                };
+                // The deadline counts from the first attempt, armed or not.
+                let until = match deadline {
+                    Some(Some(sleep)) => Some(sleep.deadline()),
+                    Some(None) => None,
+                    None => Instant::now().checked_add(spare.policy.timeout),
+                };
+                Box::pin(retry(Arc::clone(spare), request, error, until))
+            }
+        };
+        self.as_mut()
+            .project()
+            .state
+            .set(State::Retrying { retries });
+        match self.project().state.project() {
+            Projected::Retrying { retries } => retries.as_mut().poll(cx),
+            Projected::First { .. } => Poll::Pending,
+        }
+    }
+}
+
+/// The retries after a failed first attempt, within the deadline `until` (`None`: none).
+async fn retry<S, C, Req>(
+    spare: Arc<Spare<S, C>>,
+    request: Req,
+    first: S::Error,
+    until: Option<Instant>,
+) -> Result<S::Response, BoxError>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+    C: Callback<S::Error>,
+    Req: Clone,
+{
+    let mut errors = ErrorLog::default();
+    let timeout = spare.policy.timeout;
+    let run = spare.run(request, first, &mut errors);
+    let outcome = match until {
+        Some(deadline) => tokio::time::timeout_at(deadline, run).await,
+        None => Ok(run.await),
+    };
+    match outcome {
+        Ok(result) => result,
+        Err(_elapsed) => Err(Box::new(RetryError::deadline_exceeded(errors, timeout))),
+    }
+}
+
+impl<S, C> Spare<S, C> {
+    /// Retries until an attempt succeeds or retrying stops; every failed attempt's error
+    /// is recorded in `errors` (which outlives this future, for the deadline's error).
+    async fn run<Req>(
         &self,
-        mut service: S,
         request: Req,
+        first: S::Error,
         errors: &mut ErrorLog<BoxError>,
     ) -> Result<S::Response, BoxError>
     where
@@ -245,24 +382,14 @@ impl<C> RetryLoop<C> {
         C: Callback<S::Error>,
         Req: Clone,
     {
+        let policy = &self.policy;
+        let mut error = first;
         for attempt in 1.. {
-            let outcome = if attempt == 1 {
-                service.call(request.clone()).await
-            } else {
-                match service.ready().await {
-                    Ok(ready) => ready.call(request.clone()).await,
-                    Err(error) => Err(error),
-                }
-            };
-            let mut error = match outcome {
-                Ok(response) => return Ok(response),
-                Err(error) => error,
-            };
-            // The callback sees every failed attempt, the last included, so it can replace
-            // the error the caller gets (go-kit's semantics).
-            let keep_trying = self.callback.keep_trying(attempt, &mut error);
-            let last = !keep_trying || attempt >= self.max_attempts;
-            let retry_paid = !last && self.budget.withdraw();
+            // The callback sees every failed attempt, the last included, so it can
+            // replace the error the caller gets (go-kit's semantics).
+            let keep_trying = policy.callback.keep_trying(attempt, &mut error);
+            let last = !keep_trying || attempt >= policy.max_attempts;
+            let retry_paid = !last && policy.budget.withdraw();
             if !last && !retry_paid {
                 tracing::debug!(attempt, "retry budget exhausted; not retrying");
             }
@@ -272,7 +399,23 @@ impl<C> RetryLoop<C> {
             // Kept for the deadline's error.
             errors.push(error.into());
             let retry = u32::try_from(attempt).unwrap_or(u32::MAX);
-            tokio::time::sleep(self.backoff.delay(retry)).await;
+            tokio::time::sleep(policy.backoff.delay(retry)).await;
+            let mut service = self
+                .service
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let outcome = match service.ready().await {
+                Ok(ready) => ready.call(request.clone()).await,
+                Err(failed) => Err(failed),
+            };
+            // Back in its place, so that the next retry goes on from where this one's
+            // balancer left off (round robin then moves on to the next endpoint).
+            *self.service.lock().unwrap_or_else(PoisonError::into_inner) = service;
+            error = match outcome {
+                Ok(response) => return Ok(response),
+                Err(failed) => failed,
+            };
         }
         Err("retry attempts exhausted".into())
     }

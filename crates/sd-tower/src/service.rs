@@ -1,20 +1,17 @@
 //! `Balanced`: a tower service that sends each request to an endpoint a balancer picks.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use sd_core::{BoxError, Endpoint, Instance};
 use sd_lb::Balancer;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
 use crate::Error;
-
-/// How often readiness looks again while there is no endpoint: first, and at most.
-const RECHECK: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(100));
 
 /// How long a picked endpoint may stay not ready before another is tried: at most this,
 /// and at most a quarter of the ready timeout.
@@ -25,10 +22,23 @@ const PATIENCE: Duration = Duration::from_millis(500);
 const REPEATS: u32 = 3;
 
 /// A [`tower::Service`] over a [`Balancer`] whose endpoints are themselves services: each
-/// request goes to the endpoint picked during `poll_ready`.
+/// request goes to an endpoint the balancer picks.
 ///
-/// Readiness never hangs, whatever the endpoints do:
-/// - While the balancer has no endpoint it looks again with a short, growing pause.
+/// # The fast path
+///
+/// `poll_ready` picks an endpoint and polls a clone of its service; when that is ready at
+/// once (the common case), `call` sends the request to it. This path takes no lock,
+/// reads no clock, arms no timer and allocates nothing; the balancer's pick writes no
+/// shared memory (see [`Balancer`]).
+///
+/// # When no endpoint is ready at once
+///
+/// `poll_ready` never waits: it is ready even when the pick found nothing ready, and the
+/// waiting happens inside the request's future, which owns all of its state. So a caller
+/// that gives up (drops the future, a `select!`, its own timeout) leaves nothing behind,
+/// and the next request waits afresh. The wait never hangs, whatever the endpoints do:
+/// - While the balancer has nothing to pick, it waits for discovery to publish a change
+///   ([`Balancer::poll_changed`]), with no polling.
 /// - A picked endpoint whose `poll_ready` fails is set aside for this wait and another
 ///   is picked; when picks keep landing on endpoints that failed, the wait ends with the
 ///   last failure, which names its instance ([`Error::Endpoint`]).
@@ -37,16 +47,16 @@ const REPEATS: u32 = 3;
 ///   being picked.
 /// - After the ready timeout (default 5 s) the wait fails: [`Error::NoEndpoints`] when
 ///   there was nothing to pick, [`Error::Unready`] when nothing picked became ready, or
-///   the last endpoint failure.
+///   the last endpoint failure. A discovery failure ends it at once
+///   ([`Error::Discovery`]).
 ///
 /// A failing call's error says which instance it was ([`Error::Endpoint`]). Each call
 /// runs in a `sd.call` tracing span carrying the instance.
 ///
-/// The balancer is shared by clones (use an `Arc` or a cheaply clonable balancer): a clone
-/// per task or per connection is how tower stacks use a service.
+/// Each clone has a balancer clone of its own (its own reader and cursor): a clone per
+/// task or per connection is how tower stacks use a service.
 ///
 /// ```no_run
-/// use std::sync::Arc;
 /// use sd_core::{BoxError, Endpointer, FixedInstancer, Instance};
 /// use sd_lb::RoundRobin;
 /// use sd_tower::Balanced;
@@ -61,7 +71,7 @@ const REPEATS: u32 = 3;
 ///         async move { Ok::<_, BoxError>(format!("{addr} got {req}")) }
 ///     }))
 /// })?;
-/// let service = Balanced::new(Arc::new(RoundRobin::new(endpointer)));
+/// let service = Balanced::new(RoundRobin::new(endpointer));
 /// let reply = service.oneshot("hello".to_owned()).await?;
 /// # Ok(()) }
 /// ```
@@ -69,45 +79,9 @@ const REPEATS: u32 = 3;
 pub struct Balanced<B: Balancer> {
     balancer: B,
     ready_timeout: Duration,
-    /// The endpoint picked for the next call, and its service (a clone to call), once
-    /// ready.
+    /// The endpoint `poll_ready` found ready, and its service (a clone to call).
     ready: Option<(Endpoint<B::Endpoint>, B::Endpoint)>,
-    /// An endpoint picked but not ready yet.
-    candidate: Option<Candidate<B::Endpoint>>,
-    waiting: Option<Waiting>,
 }
-
-#[derive(Debug)]
-struct Candidate<S> {
-    endpoint: Endpoint<S>,
-    service: S,
-    /// When its patience runs out; set when it is first found not ready.
-    patience: Option<Instant>,
-}
-
-/// One readiness wait: from the first `poll_ready` that found nothing ready to the one
-/// that returns.
-#[derive(Debug)]
-struct Waiting {
-    /// `None`: a ready timeout too long for the clock, so no end.
-    deadline: Option<Instant>,
-    /// The pause before looking again for endpoints.
-    pause: Duration,
-    sleep: Pin<Box<Sleep>>,
-    /// When readiness last looked; a long gap means the caller gave up on this wait.
-    last_poll: Instant,
-    /// Instances whose readiness failed in this wait, and the last failure.
-    failed: Vec<Instance>,
-    last_failure: Option<Error>,
-    /// Picks in a row that landed on a failed instance.
-    repeats: u32,
-    /// Whether any endpoint was picked in this wait.
-    picked: bool,
-}
-
-/// A gap between polls this long means the wait was abandoned (a caller's own timeout,
-/// a `select!`), not merely delayed: the next wait starts afresh.
-const ABANDONED: Duration = Duration::from_secs(1);
 
 impl<B: Balancer> Balanced<B> {
     /// A service over `balancer` with the default ready timeout (5 s).
@@ -122,18 +96,12 @@ impl<B: Balancer> Balanced<B> {
             balancer,
             ready_timeout: timeout,
             ready: None,
-            candidate: None,
-            waiting: None,
         }
     }
 
     /// The balancer.
     pub fn balancer(&self) -> &B {
         &self.balancer
-    }
-
-    fn patience(&self) -> Duration {
-        (self.ready_timeout / 4).min(PATIENCE)
     }
 }
 
@@ -146,197 +114,142 @@ where
     }
 }
 
-/// What the next step of a readiness wait is.
-enum Step {
-    /// Look again at once.
-    Again,
-    /// Sleep until this instant (or until woken), then look again.
-    SleepUntil(Instant),
+impl<B, S, Req> Service<Req> for Balanced<B>
+where
+    B: Balancer<Endpoint = S> + Clone + Send + 'static,
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    Req: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future, S, S::Response>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.ready.is_none() {
+            if let Ok(endpoint) = self.balancer.endpoint() {
+                let mut service = endpoint.get_ref().clone();
+                // Anything but ready at once is the request future's to deal with.
+                if let Poll::Ready(Ok(())) = service.poll_ready(cx) {
+                    self.ready = Some((endpoint.clone(), service));
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        match self.ready.take() {
+            Some((endpoint, mut service)) => {
+                let span = tracing::debug_span!("sd.call", instance = %endpoint.instance());
+                let future = service.call(request).instrument(span);
+                ResponseFuture::calling(future, endpoint)
+            }
+            None => ResponseFuture::waiting(Box::pin(wait_then_call(
+                self.balancer.clone(),
+                self.ready_timeout,
+                request,
+            ))),
+        }
+    }
 }
 
-impl<B, S, Req> Service<Req> for Balanced<B>
+/// The slow path: waits, within the ready timeout, for an endpoint that is ready, then
+/// calls it.
+async fn wait_then_call<B, S, Req>(
+    mut balancer: B,
+    timeout: Duration,
+    request: Req,
+) -> Result<S::Response, Error>
 where
     B: Balancer<Endpoint = S>,
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
 {
-    type Response = S::Response;
-    type Error = Error;
-    type Future = ResponseFuture<S::Future, S>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.ready.is_some() {
-            return Poll::Ready(Ok(()));
+    let patience = (timeout / 4).min(PATIENCE);
+    let mut wait = Wait::default();
+    let picked = match Instant::now().checked_add(timeout) {
+        Some(deadline) => {
+            tokio::time::timeout_at(deadline, wait.ready(&mut balancer, patience)).await
         }
-        // The common case, without a clock or a timer: a fresh pick that is ready at once.
-        if self.waiting.is_none() && self.candidate.is_none() {
-            if let Ok(endpoint) = self.balancer.endpoint() {
-                let mut service = endpoint.get_ref().clone();
-                match service.poll_ready(cx) {
-                    Poll::Ready(Ok(())) => {
-                        self.ready = Some((endpoint, service));
-                        return Poll::Ready(Ok(()));
-                    }
-                    // Not ready yet: the wait below takes it from here.
-                    Poll::Pending => {
-                        self.candidate = Some(Candidate {
-                            endpoint,
-                            service,
-                            patience: None,
-                        });
-                    }
-                    Poll::Ready(Err(source)) => {
-                        self.begin_wait(Instant::now());
-                        if let Some(waiting) = self.waiting.as_mut() {
-                            waiting.fail(endpoint.instance().clone(), source.into());
-                        }
-                    }
-                }
-            }
-        }
-        loop {
-            let now = Instant::now();
-            self.begin_wait(now);
-            let step = match self.step(cx, now) {
-                Ok(Some(step)) => step,
-                Ok(None) => {
-                    self.waiting = None;
-                    return Poll::Ready(Ok(()));
-                }
-                Err(error) => {
-                    self.waiting = None;
-                    self.candidate = None;
-                    return Poll::Ready(Err(error));
-                }
-            };
-            let Step::SleepUntil(until) = step else {
-                continue;
-            };
-            let Some(waiting) = self.waiting.as_mut() else {
-                continue;
-            };
-            let until = waiting.deadline.map_or(until, |d| until.min(d));
-            if waiting.sleep.deadline() != until {
-                waiting.sleep.as_mut().reset(until);
-            }
-            ready!(waiting.sleep.as_mut().poll(cx));
-        }
-    }
-
-    fn call(&mut self, request: Req) -> Self::Future {
-        let Some((endpoint, mut service)) = self.ready.take() else {
-            return ResponseFuture::failed(Error::NotReady);
-        };
-        let span = tracing::debug_span!("sd.call", instance = %endpoint.instance());
-        let future = service.call(request).instrument(span);
-        ResponseFuture::calling(future, endpoint)
-    }
+        // A ready timeout too long for the clock: no end.
+        None => Ok(wait.ready(&mut balancer, patience).await),
+    };
+    let (instance, mut service) = match picked {
+        Ok(picked) => picked?,
+        Err(_elapsed) => return Err(wait.unready(timeout)),
+    };
+    let span = tracing::debug_span!("sd.call", %instance);
+    service
+        .call(request)
+        .instrument(span)
+        .await
+        .map_err(|source| Error::Endpoint {
+            instance,
+            source: source.into(),
+        })
 }
 
-impl<B: Balancer> Balanced<B> {
-    /// Starts a readiness wait unless one is under way (and not abandoned).
-    fn begin_wait(&mut self, now: Instant) {
-        if self
-            .waiting
-            .as_ref()
-            .is_some_and(|w| now.saturating_duration_since(w.last_poll) > ABANDONED)
-        {
-            self.waiting = None;
-            self.candidate = None;
-        }
-        let timeout = self.ready_timeout;
-        let waiting = self.waiting.get_or_insert_with(|| Waiting {
-            deadline: now.checked_add(timeout),
-            pause: RECHECK.0,
-            sleep: Box::pin(tokio::time::sleep_until(now)),
-            last_poll: now,
-            failed: Vec::new(),
-            last_failure: None,
-            repeats: 0,
-            picked: false,
-        });
-        waiting.last_poll = now;
-    }
+/// What one readiness wait has learnt.
+#[derive(Default)]
+struct Wait {
+    /// Instances whose readiness failed in this wait, and the last failure.
+    failed: Vec<Instance>,
+    last_failure: Option<Error>,
+    /// Picks in a row that landed on a failed instance.
+    repeats: u32,
+    /// Whether any endpoint was picked in this wait.
+    picked: bool,
+}
 
-    /// One step of the wait: `Ok(None)` once an endpoint is ready (in `self.ready`),
-    /// what to do next otherwise, or why the wait failed.
-    fn step<S, Req>(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<Option<Step>, Error>
+impl Wait {
+    /// Picks until an endpoint is ready; see [`Balanced`] for the rules.
+    async fn ready<B, S, Req>(
+        &mut self,
+        balancer: &mut B,
+        patience: Duration,
+    ) -> Result<(Instance, S), Error>
     where
         B: Balancer<Endpoint = S>,
         S: Service<Req> + Clone,
         S::Error: Into<BoxError>,
     {
-        let patience = self.patience();
-        let Some(waiting) = self.waiting.as_mut() else {
-            return Ok(Some(Step::Again));
-        };
-        if let Some(candidate) = &mut self.candidate {
-            match candidate.service.poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    if let Some(c) = self.candidate.take() {
-                        self.ready = Some((c.endpoint, c.service));
-                    }
-                    return Ok(None);
+        loop {
+            // Only the instance and a service clone are kept across awaits: an `Endpoint` is
+            // `Send` only when its service is also `Sync`.
+            let picked = match balancer.endpoint() {
+                Ok(endpoint) => Some((endpoint.instance().clone(), endpoint.get_ref().clone())),
+                Err(sd_lb::Error::Discovery(error)) => return Err(Error::Discovery(error)),
+                Err(_) => None,
+            };
+            let Some((instance, mut service)) = picked else {
+                // Nothing to pick: wake when discovery publishes, not on a timer.
+                poll_fn(|cx| balancer.poll_changed(cx)).await;
+                continue;
+            };
+            self.picked = true;
+            if self.failed.contains(&instance) {
+                self.repeats += 1;
+                if self.repeats >= REPEATS {
+                    return Err(self.unready(Duration::ZERO));
                 }
-                Poll::Ready(Err(source)) => {
-                    waiting.fail(candidate.endpoint.instance().clone(), source.into());
-                    self.candidate = None;
-                }
-                Poll::Pending
-                    if now
-                        < *candidate
-                            .patience
-                            .get_or_insert_with(|| now.checked_add(patience).unwrap_or(now)) =>
-                {
-                    if waiting.deadline.is_some_and(|d| now >= d) {
-                        return Err(unready(waiting, self.ready_timeout));
-                    }
-                    // Woken by the endpoint, or at the end of its patience.
-                    let until = candidate.patience.unwrap_or(now);
-                    return Ok(Some(Step::SleepUntil(until)));
-                }
-                Poll::Pending => {
-                    // Patience spent: another endpoint, if the balancer has one. The
-                    // pending one is kept only when the balancer offers it again.
-                    tracing::debug!(instance = %candidate.endpoint.instance(), "endpoint not ready in time; trying another");
-                    self.candidate = None;
-                }
+            } else {
+                self.repeats = 0;
             }
-        }
-        if waiting.deadline.is_some_and(|d| now >= d) {
-            return Err(unready(waiting, self.ready_timeout));
-        }
-        match self.balancer.endpoint() {
-            Ok(endpoint) => {
-                waiting.picked = true;
-                waiting.pause = RECHECK.0;
-                if waiting.failed.contains(endpoint.instance()) {
-                    waiting.repeats += 1;
-                    if waiting.repeats >= REPEATS {
-                        return Err(unready(waiting, self.ready_timeout));
-                    }
-                } else {
-                    waiting.repeats = 0;
+            let readiness = poll_fn(|cx| service.poll_ready(cx));
+            match tokio::time::timeout(patience, readiness).await {
+                Ok(Ok(())) => return Ok((instance, service)),
+                Ok(Err(source)) => self.fail(instance, source.into()),
+                // Patience spent: another endpoint, if the balancer has one. The pending
+                // one is tried again only when the balancer offers it again.
+                Err(_) => {
+                    tracing::debug!(%instance, "endpoint not ready in time; trying another");
                 }
-                let service = endpoint.get_ref().clone();
-                self.candidate = Some(Candidate {
-                    endpoint,
-                    service,
-                    patience: None,
-                });
-                Ok(Some(Step::Again))
-            }
-            Err(sd_lb::Error::Discovery(error)) => Err(Error::Discovery(error)),
-            Err(_) => {
-                let until = now.checked_add(waiting.pause).unwrap_or(now);
-                waiting.pause = (waiting.pause * 2).min(RECHECK.1);
-                Ok(Some(Step::SleepUntil(until)))
             }
         }
     }
-}
 
-impl Waiting {
     /// Sets aside an endpoint whose readiness failed in this wait.
     fn fail(&mut self, instance: Instance, source: BoxError) {
         tracing::debug!(%instance, "endpoint not ready: its readiness failed; picking another");
@@ -345,50 +258,71 @@ impl Waiting {
         }
         self.last_failure = Some(Error::Endpoint { instance, source });
     }
-}
 
-/// Why a wait ended without a ready endpoint: the last endpoint failure, else whether
-/// anything was picked at all.
-fn unready(waiting: &mut Waiting, timeout: Duration) -> Error {
-    match waiting.last_failure.take() {
-        Some(failure) => failure,
-        None if waiting.picked => Error::Unready(timeout),
-        None => Error::NoEndpoints(timeout),
+    /// Why the wait ended without a ready endpoint: the last endpoint failure, else
+    /// whether anything was picked at all.
+    fn unready(&mut self, timeout: Duration) -> Error {
+        match self.last_failure.take() {
+            Some(failure) => failure,
+            None if self.picked => Error::Unready(timeout),
+            None => Error::NoEndpoints(timeout),
+        }
     }
 }
 
 pin_project_lite::pin_project! {
     /// The response of [`Balanced`]: the endpoint's, with its error tagged by instance.
-    #[derive(Debug)]
-    pub struct ResponseFuture<F, S> {
+    pub struct ResponseFuture<F, S, T> {
         #[pin]
-        inner: Option<tracing::instrument::Instrumented<F>>,
-        // Kept whole (one reference) rather than copying the instance on every call: it
-        // is read only when the call fails.
-        endpoint: Option<Endpoint<S>>,
-        failed: Option<Error>,
+        state: State<F, S, T>,
     }
 }
 
-impl<F, S> ResponseFuture<F, S> {
+pin_project_lite::pin_project! {
+    #[project = Projected]
+    enum State<F, S, T> {
+        // An endpoint was ready at once: its call.
+        Calling {
+            #[pin]
+            inner: tracing::instrument::Instrumented<F>,
+            // Kept whole (one reference) rather than copying the instance on every call:
+            // it is read only when the call fails.
+            endpoint: Endpoint<S>,
+        },
+        // Waiting for an endpoint to be ready, then calling it.
+        Waiting {
+            inner: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
+        },
+    }
+}
+
+impl<F, S, T> ResponseFuture<F, S, T> {
     fn calling(inner: tracing::instrument::Instrumented<F>, endpoint: Endpoint<S>) -> Self {
         Self {
-            inner: Some(inner),
-            endpoint: Some(endpoint),
-            failed: None,
+            state: State::Calling { inner, endpoint },
         }
     }
 
-    fn failed(error: Error) -> Self {
+    fn waiting(inner: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>) -> Self {
         Self {
-            inner: None,
-            endpoint: None,
-            failed: Some(error),
+            state: State::Waiting { inner },
         }
     }
 }
 
-impl<F, S, T, E> Future for ResponseFuture<F, S>
+impl<F, S, T> std::fmt::Debug for ResponseFuture<F, S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.state {
+            State::Calling { endpoint, .. } => f
+                .debug_struct("ResponseFuture")
+                .field("instance", endpoint.instance())
+                .finish_non_exhaustive(),
+            State::Waiting { .. } => f.write_str("ResponseFuture(waiting for an endpoint)"),
+        }
+    }
+}
+
+impl<F, S, T, E> Future for ResponseFuture<F, S, T>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
@@ -396,20 +330,16 @@ where
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(this.failed.take().unwrap_or(Error::NotReady)));
-        };
-        let result = ready!(inner.poll(cx));
-        Poll::Ready(result.map_err(|source| {
-            Error::Endpoint {
-                instance: this
-                    .endpoint
-                    .as_ref()
-                    .map_or_else(|| Instance::new(""), |e| e.instance().clone()),
-                source: source.into(),
+        match self.project().state.project() {
+            Projected::Calling { inner, endpoint } => {
+                let result = ready!(inner.poll(cx));
+                Poll::Ready(result.map_err(|source| Error::Endpoint {
+                    instance: endpoint.instance().clone(),
+                    source: source.into(),
+                }))
             }
-        }))
+            Projected::Waiting { inner } => inner.as_mut().poll(cx),
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use harness::{Behaviour, Log, Req, balanced, bounded, listed, recording, settle, wait_until};
-use sd_core::{BoxError, Endpointer, Event, Instance, InstanceCache, Instances};
+use harness::{Behaviour, Log, Req, balanced, bounded, recording, wait_until};
+use sd_core::{BoxError, EndpointSource, Endpointer, Event, Instance, InstanceCache, Instances};
 use sd_lb::RoundRobin;
 use sd_tower::{Balanced, BalancedLayer, Error};
 use tokio::task::JoinSet;
@@ -79,9 +79,11 @@ async fn requests_reach_only_live_instances_as_the_set_changes() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let old = live.pop_front().unwrap();
         cache.update(Instances::new(live.iter().cloned()));
-        wait_until("the endpointer drops the removed instance", || {
-            !listed(&endpointer).contains(&old)
-        })
+        wait_until(
+            "the endpointer drops the removed instance",
+            &endpointer,
+            |listed| !listed.contains(&old),
+        )
         .await;
         gone.insert(old, Instant::now());
     }
@@ -141,13 +143,16 @@ async fn no_endpoints_fails_after_the_ready_timeout() {
     let cache = InstanceCache::with_state(Instances::empty());
     let endpointer =
         Endpointer::new(&cache, recording(&Log::default(), |_| Behaviour::Healthy)).unwrap();
-    let mut service = BalancedLayer::new(timeout).layer(Arc::new(RoundRobin::new(endpointer)));
+    let mut service = BalancedLayer::new(timeout).layer(RoundRobin::new(endpointer));
 
     let began = Instant::now();
-    let error = bounded("poll_ready with no endpoints", service.ready())
+    // Readiness does not wait; the request's future does.
+    bounded("poll_ready with no endpoints", service.ready())
         .await
-        .err()
-        .expect("no endpoints");
+        .unwrap();
+    let error = bounded("a request with no endpoints", service.call(Req::new(0)))
+        .await
+        .unwrap_err();
     assert!(error.is_no_endpoints(), "{error:?}");
     assert!(
         matches!(error, Error::NoEndpoints(waited) if waited == timeout),
@@ -172,7 +177,7 @@ async fn no_endpoints_on_the_paused_clock_waits_exactly_the_ready_timeout() {
     let cache = InstanceCache::new();
     let endpointer =
         Endpointer::new(&cache, recording(&Log::default(), |_| Behaviour::Healthy)).unwrap();
-    let service = Balanced::new(Arc::new(RoundRobin::new(endpointer)));
+    let service = Balanced::new(RoundRobin::new(endpointer));
 
     let began = Instant::now();
     let error = bounded("a request with no endpoints", service.oneshot(Req::new(0)))
@@ -290,26 +295,34 @@ async fn a_failing_poll_ready_names_its_instance() {
     let endpointer = Endpointer::new(&cache, |_: &Instance| Ok::<_, BoxError>(Overloaded)).unwrap();
     let mut service = balanced(&endpointer, Duration::from_secs(5));
 
-    let error = bounded("poll_ready", service.ready()).await.unwrap_err();
+    // Readiness never fails or waits: the request's future finds out, and says who.
+    bounded("poll_ready", service.ready()).await.unwrap();
+    let error = bounded("the call", service.call(Req::new(0)))
+        .await
+        .unwrap_err();
     assert_eq!(error.instance().map(Instance::id), Some("10.0.0.7:80"));
     assert_eq!(error.to_string(), "10.0.0.7:80: overloaded");
 }
 
+/// A call without `poll_ready` first (or a second call on one readiness) is not an error:
+/// its future waits for a ready endpoint itself, as the slow path always does.
 #[tokio::test]
-async fn call_before_poll_ready_is_not_ready() {
+async fn a_call_without_poll_ready_finds_its_own_endpoint() {
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80"]));
     let log = Log::default();
     let endpointer = Endpointer::new(&cache, recording(&log, |_| Behaviour::Healthy)).unwrap();
     let mut service = balanced(&endpointer, Duration::from_secs(5));
 
-    let error = service.call(Req::new(0)).await.unwrap_err();
-    assert!(matches!(error, Error::NotReady), "{error:?}");
-    assert_eq!(log.len(), 0, "nothing was called");
-    // Readiness is used up by one call.
+    bounded("a call without poll_ready", service.call(Req::new(0)))
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
     service.ready().await.unwrap();
     service.call(Req::new(1)).await.unwrap();
-    let error = service.call(Req::new(2)).await.unwrap_err();
-    assert!(matches!(error, Error::NotReady), "{error:?}");
+    bounded("a second call on one readiness", service.call(Req::new(2)))
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 3, "every call reached the endpoint");
 }
 
 #[tokio::test(start_paused = true)]
@@ -324,10 +337,11 @@ async fn invalidated_or_closed_endpointer_is_a_discovery_error() {
     let service = balanced(&endpointer, Duration::from_secs(3600));
     let at_once = Duration::from_secs(2);
 
+    let mut reader = endpointer.clone();
     cache.update(Event::Error(sd_core::Error::discovery(
         "registry unreachable",
     )));
-    settle().await;
+    reader.changed().await;
     // Within the invalidation timeout the last known endpoints still serve.
     let reply = tokio::time::timeout(at_once, service.clone().oneshot(Req::new(0)))
         .await
@@ -351,8 +365,9 @@ async fn invalidated_or_closed_endpointer_is_a_discovery_error() {
     assert!(error.instance().is_none());
 
     // A good event brings the endpoints back.
+    let mut reader = endpointer.clone();
     cache.update(Instances::new(["10.0.0.2:80"]));
-    settle().await;
+    reader.changed().await;
     let reply = tokio::time::timeout(at_once, service.clone().oneshot(Req::new(2)))
         .await
         .expect("no wait")

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use harness::{Behaviour, Log, Req, Served, balanced, bounded, listed, recording, wait_until};
+use harness::{Behaviour, Log, Req, Served, balanced, bounded, recording, wait_until};
 use sd_core::Endpointer;
 use sd_eureka::{Connection, InstanceInfo, Instancer, Registrar, Status};
 use sd_eureka_server::EurekaServer;
@@ -136,9 +136,11 @@ async fn requests_stop_reaching_instances_that_go_down_or_deregister() {
     for port in [GOES_DOWN, LEAVES, STAYS] {
         registrars[&port].register().await.unwrap();
     }
-    wait_until("the endpointer lists the first three", || {
-        listed(&endpointer) == [id(GOES_DOWN), id(LEAVES), id(STAYS)]
-    })
+    wait_until(
+        "the endpointer lists the first three",
+        &endpointer,
+        |listed| listed == [id(GOES_DOWN), id(LEAVES), id(STAYS)],
+    )
     .await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -151,25 +153,31 @@ async fn requests_stop_reaching_instances_that_go_down_or_deregister() {
         .await
         .unwrap();
     let down_at = Instant::now();
-    wait_until("the endpointer drops the DOWN instance", || {
-        !listed(&endpointer).contains(&id(GOES_DOWN))
-    })
+    wait_until(
+        "the endpointer drops the DOWN instance",
+        &endpointer,
+        |listed| !listed.contains(&id(GOES_DOWN)),
+    )
     .await;
     tokio::time::sleep(settle).await;
 
     registrars[&LEAVES].deregister().await.unwrap();
     let deregistered_at = Instant::now();
-    wait_until("the endpointer drops the deregistered instance", || {
-        !listed(&endpointer).contains(&id(LEAVES))
-    })
+    wait_until(
+        "the endpointer drops the deregistered instance",
+        &endpointer,
+        |listed| !listed.contains(&id(LEAVES)),
+    )
     .await;
     tokio::time::sleep(settle).await;
 
     let registering_at = Instant::now();
     registrars[&JOINS].register().await.unwrap();
-    wait_until("the endpointer lists the new instance", || {
-        listed(&endpointer).contains(&id(JOINS))
-    })
+    wait_until(
+        "the endpointer lists the new instance",
+        &endpointer,
+        |listed| listed.contains(&id(JOINS)),
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 

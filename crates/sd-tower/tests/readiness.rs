@@ -106,8 +106,9 @@ async fn endpoints_with_a_concurrency_limit_can_be_called() {
     }
 }
 
-/// A readiness wait the caller abandoned leaves no stale deadline behind: the next wait on
-/// the same service waits the full ready timeout (this once failed at once).
+/// A wait the caller abandoned leaves no stale deadline behind: the next request on the
+/// same service waits the full ready timeout (this once failed at once). The wait lives
+/// in the request's future, so giving up on the request ends it.
 #[tokio::test(start_paused = true)]
 async fn an_abandoned_wait_does_not_shorten_the_next_one() {
     let cache = Arc::new(InstanceCache::with_state(Instances::empty()));
@@ -115,8 +116,12 @@ async fn an_abandoned_wait_does_not_shorten_the_next_one() {
         Endpointer::new(&cache, recording(&Log::default(), |_| Behaviour::Healthy)).unwrap();
     let mut service = balanced(&endpointer, Duration::from_secs(1));
 
-    // The caller stops waiting after 300 ms (its own, shorter timeout) ...
-    let abandoned = tokio::time::timeout(Duration::from_millis(300), service.ready()).await;
+    // Readiness does not wait ...
+    bounded("readiness", service.ready()).await.unwrap();
+    // ... the request does, and the caller stops waiting after 300 ms (its own, shorter
+    // timeout) ...
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(300), service.call(Req::new(0))).await;
     assert!(abandoned.is_err(), "still waiting when abandoned");
     // ... and comes back two seconds later; an instance appears 200 ms into the new wait,
     // well within the 1 s ready timeout.
@@ -127,7 +132,9 @@ async fn an_abandoned_wait_does_not_shorten_the_next_one() {
         feeder.update(Instances::new(["10.0.0.1:80"]));
     });
     let began = Instant::now();
-    let outcome = bounded("the second wait", service.ready()).await.map(drop);
+    let outcome = bounded("the second wait", ready_and_call(&mut service, 1))
+        .await
+        .map(drop);
     assert!(
         outcome.is_ok(),
         "the second wait failed after {:?} instead of waiting up to the 1 s ready timeout: \
@@ -135,6 +142,11 @@ async fn an_abandoned_wait_does_not_shorten_the_next_one() {
         began.elapsed(),
         outcome.err().map(|e| e.to_string())
     );
+}
+
+/// One request: readiness (which never waits), then the call (which may).
+async fn ready_and_call<S: Service<Req>>(service: &mut S, n: u64) -> Result<S::Response, S::Error> {
+    service.ready().await?.call(Req::new(n)).await
 }
 
 /// What an endpoint's `poll_ready` does.
@@ -215,7 +227,9 @@ async fn a_wait_on_unready_endpoints_ends_with_a_typed_error() {
     let endpointer = moody(&cache);
     let mut service = balanced(&endpointer, Duration::from_secs(2));
     let began = Instant::now();
-    let error = bounded("the wait", service.ready()).await.unwrap_err();
+    let error = bounded("the wait", ready_and_call(&mut service, 0))
+        .await
+        .unwrap_err();
     assert!(error.is_unready(), "{error:?}");
     assert_eq!(began.elapsed(), Duration::from_secs(2));
     assert_eq!(error.to_string(), "no endpoint became ready within 2s");
@@ -224,7 +238,9 @@ async fn a_wait_on_unready_endpoints_ends_with_a_typed_error() {
     let endpointer = moody(&cache);
     let mut service = balanced(&endpointer, Duration::from_secs(2));
     let began = Instant::now();
-    let error = bounded("the wait", service.ready()).await.unwrap_err();
+    let error = bounded("the wait", ready_and_call(&mut service, 0))
+        .await
+        .unwrap_err();
     assert_eq!(
         began.elapsed(),
         Duration::ZERO,
@@ -268,12 +284,11 @@ async fn an_endless_ready_timeout_does_not_panic() {
     let cache = Arc::new(InstanceCache::with_state(Instances::empty()));
     let endpointer = moody(&cache);
     let mut service = balanced(&endpointer, Duration::MAX);
-    let waited = tokio::time::timeout(Duration::from_secs(3600), service.ready()).await;
+    let mut request = std::pin::pin!(ready_and_call(&mut service, 0));
+    let waited = tokio::time::timeout(Duration::from_secs(3600), &mut request).await;
     assert!(waited.is_err(), "still waiting after an hour, as asked");
+    // The same request goes on waiting, and is woken by discovery, not by a timer.
     cache.update(Instances::new(["ok:80"]));
-    let reply = bounded("an endpoint", async {
-        service.ready().await?.call(Req::new(0)).await
-    })
-    .await;
+    let reply = bounded("an endpoint", request).await;
     assert_eq!(&*reply.unwrap(), "ok:80");
 }

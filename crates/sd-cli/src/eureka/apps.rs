@@ -11,10 +11,16 @@
 //!
 //! `ZONE` is the Amazon availability zone, else the `zone` metadata; `AGE` the time since
 //! the instance registered; `RENEWED` the time since its last heartbeat (`-` when unknown).
+//!
+//! Real servers (Netflix's eureka-core) store a renewal as its time *plus the lease
+//! duration*, so their `lastRenewalTimestamp` lies up to a lease ahead. A timestamp ahead
+//! of this machine's clock is read that way: the renewal was a lease duration before it.
+//! Should even that lie ahead (a server clock far ahead of ours), the column says so as
+//! `in 5s` rather than show a renewal that has not happened as `0s ago`.
 
 use std::io::{self, Write};
 
-use sd_eureka::{Applications, Format, InstanceInfo, now_millis};
+use sd_eureka::{Applications, Format, InstanceInfo, LeaseInfo, now_millis};
 
 use super::client::{self, Registry};
 use crate::error::Error;
@@ -92,9 +98,7 @@ fn row(app: &str, instance: &InstanceInfo, now: i64) -> [String; 7] {
     let lease = instance.lease_info.as_ref();
     let since = |timestamp: i64| (timestamp > 0).then(|| elapsed(now - timestamp));
     let age = lease.and_then(|l| since(l.registration_timestamp));
-    let renewed = lease
-        .and_then(|l| since(l.last_renewal_timestamp))
-        .map(|ago| format!("{ago} ago"));
+    let renewed = lease.and_then(|l| renewed(l, now));
     [
         one_line(app).into_owned(),
         one_line(instance.id()).into_owned(),
@@ -104,6 +108,26 @@ fn row(app: &str, instance: &InstanceInfo, now: i64) -> [String; 7] {
         age.unwrap_or_else(|| "-".to_owned()),
         renewed.unwrap_or_else(|| "-".to_owned()),
     ]
+}
+
+/// When the lease was last renewed, as `4s ago`; `None` when it never was. A timestamp
+/// ahead of `now` is a real server's renewal time plus the lease duration (see the
+/// module's documentation).
+fn renewed(lease: &LeaseInfo, now: i64) -> Option<String> {
+    let stamp = lease.last_renewal_timestamp;
+    if stamp <= 0 {
+        return None;
+    }
+    let at = if stamp > now {
+        stamp.saturating_sub(i64::from(lease.duration_in_secs).saturating_mul(1000))
+    } else {
+        stamp
+    };
+    Some(if at <= now {
+        format!("{} ago", elapsed(now.saturating_sub(at)))
+    } else {
+        format!("in {}", elapsed(at.saturating_sub(now)))
+    })
 }
 
 /// Writes cells padded to `widths`, two spaces apart, with no trailing blanks.
@@ -139,7 +163,7 @@ mod tests {
         Application, Applications, DataCenterInfo, InstanceInfo, LeaseInfo, Metadata, Status,
     };
 
-    use super::{elapsed, write_table};
+    use super::{elapsed, renewed, write_table};
 
     const NOW: i64 = 1_700_000_000_000;
 
@@ -195,6 +219,24 @@ mod tests {
              ORDERS   10.0.0.5:orders:8080  UP      10.0.0.5:8080   eu-west-1a  2h05m  4s ago\n\
              # apps=2 instances=3 hashcode=DOWN_1_UP_2_\n"
         );
+    }
+
+    #[test]
+    fn a_renewal_a_lease_ahead_is_read_as_real_servers_write_it() {
+        let lease = |stamp: i64| LeaseInfo {
+            duration_in_secs: 90,
+            last_renewal_timestamp: stamp,
+            ..LeaseInfo::default()
+        };
+        assert_eq!(renewed(&lease(NOW - 4_000), NOW).as_deref(), Some("4s ago"));
+        // eureka-core: renewed 5 s ago, stored as that plus 90 s.
+        assert_eq!(
+            renewed(&lease(NOW + 85_000), NOW).as_deref(),
+            Some("5s ago")
+        );
+        // Further ahead than a lease: a clock ahead of ours, said as it is.
+        assert_eq!(renewed(&lease(NOW + 95_000), NOW).as_deref(), Some("in 5s"));
+        assert_eq!(renewed(&lease(0), NOW), None);
     }
 
     #[test]

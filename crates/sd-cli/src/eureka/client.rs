@@ -7,10 +7,6 @@ use sd_eureka::{Config, Connection, redact_url, split_service_urls};
 
 use crate::error::Error;
 
-/// The environment variable naming the registry (comma-separated URLs). It is also where
-/// credentials go: unlike arguments, the environment of a process is not shown by `ps`.
-pub(crate) const URL_VARIABLE: &str = "EUREKA_URL";
-
 /// The `--url` arguments, flattened into each client command.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Registry {
@@ -20,11 +16,15 @@ pub(crate) struct Registry {
         value_name = "URL",
         help = "A Eureka service URL, base path included; repeat it (or separate URLs with \
                 commas) for failover [default: $EUREKA_URL (comma-separated), else \
+                Spring's $EUREKA_CLIENT_SERVICEURL_DEFAULTZONE (or _<ZONE>), else \
                 http://127.0.0.1:8761/eureka/]. Give credentials in EUREKA_URL, not here: \
                 see --help",
         long_help = "A Eureka service URL, base path included; repeat it (or separate URLs \
                      with commas) for failover.\n\
-                     [default: $EUREKA_URL (comma-separated), else \
+                     [default: $EUREKA_URL (comma-separated), else a Spring service's \
+                     $EUREKA_CLIENT_SERVICEURL_DEFAULTZONE (or its own zone's \
+                     $EUREKA_CLIENT_SERVICEURL_<ZONE> first, with \
+                     $EUREKA_CLIENT_AVAILABILITYZONES_<REGION>), else \
                      http://127.0.0.1:8761/eureka/]\n\n\
                      A registry that wants HTTP Basic auth takes the credentials as the \
                      URL's userinfo: http://USER:PASSWORD@host:8761/eureka/. Put such URLs \
@@ -38,9 +38,10 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// The service URLs: `--url` values, else `EUREKA_URL`, else [`sd_eureka::DEFAULT_SERVICE_URL`].
+    /// The service URLs: `--url` values, else `EUREKA_URL`, else a Spring service's
+    /// `EUREKA_CLIENT_SERVICEURL_*` variables, else [`sd_eureka::DEFAULT_SERVICE_URL`].
     pub(crate) fn urls(&self) -> Vec<String> {
-        resolve(&self.urls, std::env::var(URL_VARIABLE).ok().as_deref())
+        resolve(&self.urls, std::env::vars_os())
     }
 
     /// A connection to the registry; `poll_interval` is how often its instancers poll.
@@ -56,18 +57,32 @@ impl Registry {
     }
 }
 
-/// `--url` values when there are any, else the `EUREKA_URL` list when it names a URL, else
-/// [`sd_eureka::DEFAULT_SERVICE_URL`]. Every value may itself be a comma-separated list.
-fn resolve(flags: &[String], variable: Option<&str>) -> Vec<String> {
+/// `--url` values when there are any, else what the environment names as the library's
+/// [`Config`] reads it (`EUREKA_URL`, else Spring's `EUREKA_CLIENT_SERVICEURL_*` with the
+/// own zone's first), else [`sd_eureka::DEFAULT_SERVICE_URL`]. Every value may itself be a
+/// comma-separated list.
+fn resolve<K, V>(flags: &[String], environment: impl IntoIterator<Item = (K, V)>) -> Vec<String>
+where
+    K: Into<std::ffi::OsString>,
+    V: Into<std::ffi::OsString>,
+{
     let from_flags: Vec<String> = flags
         .iter()
         .flat_map(|list| split_service_urls(list))
         .collect();
-    if from_flags.is_empty() {
-        Config::from_url_list(variable).service_urls
-    } else {
-        from_flags
+    if !from_flags.is_empty() {
+        return from_flags;
     }
+    // Only the client's keys: the instance's (SPRING_APPLICATION_NAME...) would have the
+    // configuration detect this machine's address for nothing.
+    let client_keys = environment.into_iter().filter_map(|(key, value)| {
+        let key = key.into().into_string().ok()?;
+        let value = value.into().into_string().ok()?;
+        key.to_ascii_uppercase()
+            .starts_with("EUREKA_")
+            .then_some((key, value))
+    });
+    client_keys.collect::<Config>().service_urls
 }
 
 /// The URLs for a message, comma-separated and without their credentials.
@@ -134,12 +149,19 @@ mod tests {
         items.iter().map(|&s| s.to_owned()).collect()
     }
 
+    /// `EUREKA_URL` set to `list`, when given, as the whole environment.
+    fn variable(list: Option<&str>) -> Vec<(String, String)> {
+        list.map(|l| ("EUREKA_URL".to_owned(), l.to_owned()))
+            .into_iter()
+            .collect()
+    }
+
     #[test]
     fn flags_win_over_the_variable() {
         assert_eq!(
             resolve(
                 &strings(&["http://a/eureka/", "http://b/eureka/"]),
-                Some("http://c/")
+                variable(Some("http://c/"))
             ),
             strings(&["http://a/eureka/", "http://b/eureka/"])
         );
@@ -148,7 +170,7 @@ mod tests {
     #[test]
     fn flag_values_may_be_lists() {
         assert_eq!(
-            resolve(&strings(&["http://a/, http://b/", ""]), None),
+            resolve(&strings(&["http://a/, http://b/", ""]), variable(None)),
             strings(&["http://a/", "http://b/"])
         );
     }
@@ -156,16 +178,39 @@ mod tests {
     #[test]
     fn the_variable_is_a_comma_separated_list() {
         assert_eq!(
-            resolve(&[], Some(" http://a/eureka/ ,,http://b/eureka/")),
+            resolve(&[], variable(Some(" http://a/eureka/ ,,http://b/eureka/"))),
             strings(&["http://a/eureka/", "http://b/eureka/"])
         );
     }
 
     #[test]
+    fn a_spring_services_variables_name_the_registry_after_eureka_url() {
+        let spring = [
+            (
+                "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE",
+                "http://spring/eureka/",
+            ),
+            ("SPRING_APPLICATION_NAME", "orders"),
+        ];
+        assert_eq!(resolve(&[], spring), strings(&["http://spring/eureka/"]));
+        let both = [
+            (
+                "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE",
+                "http://spring/eureka/",
+            ),
+            ("EUREKA_URL", "http://own/eureka/"),
+        ];
+        assert_eq!(resolve(&[], both), strings(&["http://own/eureka/"]));
+    }
+
+    #[test]
     fn the_default_when_nothing_names_a_url() {
-        assert_eq!(resolve(&[], None), strings(&[DEFAULT_URL]));
-        assert_eq!(resolve(&[], Some(" , ")), strings(&[DEFAULT_URL]));
-        assert_eq!(resolve(&strings(&[""]), Some("")), strings(&[DEFAULT_URL]));
+        assert_eq!(resolve(&[], variable(None)), strings(&[DEFAULT_URL]));
+        assert_eq!(resolve(&[], variable(Some(" , "))), strings(&[DEFAULT_URL]));
+        assert_eq!(
+            resolve(&strings(&[""]), variable(Some(""))),
+            strings(&[DEFAULT_URL])
+        );
     }
 
     #[test]

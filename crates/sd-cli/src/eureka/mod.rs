@@ -5,7 +5,6 @@ mod client;
 mod decode;
 mod register;
 mod serve;
-mod signal;
 mod watch;
 
 use std::io::Write;

@@ -1,21 +1,25 @@
 //! `sd eureka register`: registers one instance and keeps it registered (heartbeats, and
 //! registering again when the server forgets it) until SIGINT or SIGTERM, then removes it.
 //!
+//! With `--drain`, a signal first marks the instance `OUT_OF_SERVICE` and waits that long
+//! (`Registrar::shutdown`), so that clients stop calling it before it goes.
+//!
 //! Prints `registered APP ID at URL[,URL...]` once the server has accepted the instance,
 //! and `deregistered APP ID` once it has removed it. A first registration that fails is
 //! an error, as is a deregistration that fails.
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::net::IpAddr;
+use std::time::Duration;
 
 use clap::ValueEnum;
 use clap::builder::NonEmptyStringValueParser;
-use sd_eureka::{InstanceInfo, LeaseInfo, Registrar, Status};
+use sd_eureka::{InstanceInfo, Registrar, Status, default_ip};
 
 use super::client::{self, Registry};
-use super::signal::Shutdown;
 use crate::error::Error;
 use crate::text::one_line;
+use sd_eureka::ShutdownSignal as Shutdown;
 
 /// Arguments of `sd eureka register`.
 #[derive(Debug, clap::Args)]
@@ -44,6 +48,43 @@ pub(crate) struct Args {
     /// The status to register with.
     #[arg(long, value_enum, value_name = "STATUS", default_value_t = StatusArg::Up, ignore_case = true)]
     status: StatusArg,
+    // The help is not a doc comment: rustdoc would want markdown that clap prints as is.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "0",
+        value_parser = parse_drain,
+        help = "On SIGINT or SIGTERM, first mark the instance OUT_OF_SERVICE and wait this \
+                long (decimals allowed) for clients to stop calling it, then deregister; a \
+                second signal cuts the wait short. 0 deregisters at once"
+    )]
+    drain: Duration,
+    /// A metadata entry KEY=VALUE; repeat it for more.
+    #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_entry)]
+    metadata: Vec<(String, String)>,
+    /// The instance's zone (the `zone` metadata, as Spring Cloud registers it).
+    #[arg(long, value_name = "ZONE", value_parser = NonEmptyStringValueParser::new())]
+    zone: Option<String>,
+}
+
+/// A number of seconds, zero or more, decimals allowed.
+fn parse_drain(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err("must be 0 seconds or more".to_owned());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} seconds is too long"))
+}
+
+/// `KEY=VALUE` with a non-empty key; the value may hold `=` and may be empty.
+fn parse_entry(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }
 
 /// The `--status` values, spelled as on the wire.
@@ -80,7 +121,9 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
     client::runtime()?.block_on(async {
         // Before the announcement: a signal sent as soon as it is read must be caught.
         let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
-        let registrar = Registrar::new(args.registry.connect(None)?, instance);
+        let registrar = Registrar::builder(args.registry.connect(None)?, instance)
+            .drain(args.drain)
+            .build();
         let registered = tokio::select! {
             result = registrar.register() => Some(result),
             result = shutdown.wait() => {
@@ -111,6 +154,16 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
             Ok(()) => shutdown.wait().await.map_err(Error::Signal),
             Err(error) => Err(error),
         };
+        if stopped.is_ok() {
+            // Out of service, the drain, then the deregistration; a second signal cuts
+            // the drain short (and the deregistration below ends it).
+            tokio::select! {
+                result = registrar.shutdown() => {
+                    result.map_err(|source| Error::eureka(format!("cannot deregister {name}"), source))?;
+                }
+                _ = shutdown.wait() => {}
+            }
+        }
         deregister(&registrar, &name).await?;
         stopped?;
         writeln!(out, "deregistered {name}")
@@ -129,33 +182,22 @@ async fn deregister(registrar: &Registrar, name: &str) -> Result<(), Error> {
 /// The instance to register: `ip` is its address and host name.
 fn instance(args: &Args, ip: IpAddr) -> InstanceInfo {
     let host = ip.to_string();
-    let mut instance = InstanceInfo::new(&args.app, &host, &host, args.port);
+    let mut builder = InstanceInfo::builder(&args.app, args.port)
+        .host(&host)
+        .ip(&host)
+        .status(args.status.into())
+        .renewal_interval_secs(args.renew)
+        .lease_duration_secs(args.lease);
     if let Some(id) = &args.instance_id {
-        instance.instance_id.clone_from(id);
+        builder = builder.instance_id(id);
     }
-    instance.status = args.status.into();
-    instance.lease_info = Some(LeaseInfo {
-        renewal_interval_in_secs: args.renew,
-        duration_in_secs: args.lease,
-        ..LeaseInfo::default()
-    });
-    instance
-}
-
-/// The address of the interface that routes outwards, else 127.0.0.1.
-fn default_ip() -> IpAddr {
-    outward_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
-}
-
-/// The local address the routing table picks to reach a public address. Connecting a UDP
-/// socket only looks the route up: nothing is sent. `None` without such a route (an
-/// isolated host), or when the route is the loopback.
-fn outward_ip() -> Option<IpAddr> {
-    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
-    // TEST-NET-1 (RFC 5737): any address behind the default route would do.
-    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+    for (key, value) in &args.metadata {
+        builder = builder.metadata(key, value);
+    }
+    if let Some(zone) = &args.zone {
+        builder = builder.zone(zone);
+    }
+    builder.build()
 }
 
 #[cfg(test)]
@@ -165,7 +207,7 @@ mod tests {
     use clap::Parser;
     use sd_eureka::Status;
 
-    use super::{Args, default_ip, instance};
+    use super::{Args, instance};
 
     #[derive(Debug, Parser)]
     struct Command {
@@ -235,19 +277,13 @@ mod tests {
             &["--app", "a", "--port", "80", "--renew", "0"],
             &["--app", "a", "--port", "80", "--status", "HAPPY"],
             &["--app", "a", "--port", "80", "--instance-id", ""],
+            &["--app", "a", "--port", "80", "--metadata", "novalue"],
+            &["--app", "a", "--port", "80", "--metadata", "=v"],
+            &["--app", "a", "--port", "80", "--zone", ""],
+            &["--app", "a", "--port", "80", "--drain", "-1"],
             &["--port", "80"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} is accepted");
         }
-    }
-
-    #[test]
-    fn the_default_ip_is_never_unspecified() {
-        let ip = default_ip();
-        assert!(!ip.is_unspecified(), "{ip}");
-        assert!(
-            !ip.is_loopback() || ip == IpAddr::V4(Ipv4Addr::LOCALHOST),
-            "{ip}"
-        );
     }
 }

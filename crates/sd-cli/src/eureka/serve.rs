@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sd_eureka_server::EurekaServer;
 
-use super::signal::Shutdown;
 use crate::error::Error;
+use sd_eureka::ShutdownSignal as Shutdown;
 
 /// Arguments of `sd eureka serve`.
 #[derive(Debug, clap::Args)]

@@ -1,21 +1,29 @@
-//! `sd eureka watch`: follows the instances of one app and prints a line each time the set
-//! changes, until SIGINT or SIGTERM.
+//! `sd eureka watch`: follows the instances of one app and prints a line each time they
+//! or their statuses change, until SIGINT or SIGTERM.
 //!
-//! A line is the sorted `ip:port` list, space-separated, or `-` for the empty set; a poll
-//! that fails prints `error: ` and the error message. The first line is the state of the
-//! first poll, so an app without instances starts with `-`. Each line is flushed at once,
-//! for readers at the other end of a pipe.
+//! A line is the time of the poll that saw the change (UTC, RFC 3339, to the second), then
+//! each instance as `ip:port=STATUS`, sorted, space-separated, or `-` for none:
+//!
+//! ```text
+//! 2026-11-30T03:47:01Z 10.0.0.5:8080=UP 10.0.0.6:8080=UP
+//! 2026-11-30T03:47:31Z 10.0.0.5:8080=UP
+//! ```
+//!
+//! Only UP instances count unless `--all-statuses`, which shows every status, so that an
+//! instance going DOWN or `OUT_OF_SERVICE` is a line of its own. A poll that fails prints
+//! the time, `error: ` and the error message. The first line is the state of the first
+//! poll, so an app without instances starts with `-`. Each line is flushed at once, for
+//! readers at the other end of a pipe.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sd_core::{Event, Instancer as _};
-use sd_eureka::{Connection, Instancer};
+use sd_eureka::{Application, Connection, Status};
 
 use super::client::{self, Registry};
-use super::signal::Shutdown;
 use crate::error::Error;
 use crate::text::one_line;
+use sd_eureka::ShutdownSignal as Shutdown;
 
 /// Arguments of `sd eureka watch`.
 #[derive(Debug, clap::Args)]
@@ -37,7 +45,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
     client::runtime()?.block_on(async {
         let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
-        let connection = args.registry.connect(Some(args.interval))?;
+        let connection = args.registry.connect(None)?;
         let mut printer = Printer { out, last: None };
         tokio::select! {
             result = watch(&connection, args, &mut printer) => result,
@@ -46,63 +54,102 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
     })
 }
 
-/// Prints every change of the followed set; returns only if the instancer goes away.
+/// Polls every interval and prints each change; returns only on a write error. Reads the
+/// whole registry, as instancers do, not `apps/APP`: there a 404 cannot tell an app
+/// without instances from a URL without the base path, which must fail over instead.
+/// (Not an instancer's set either: the line shows statuses.)
 async fn watch(
     connection: &Connection,
     args: &Args,
     printer: &mut Printer<'_, impl Write>,
 ) -> Result<(), Error> {
-    let builder = Instancer::builder(connection).app(&args.app);
-    let builder = if args.all_statuses {
-        builder.all_statuses()
-    } else {
-        builder
-    };
-    let instancer = builder
-        .build()
-        .map_err(|source| Error::eureka(format!("cannot watch {}", one_line(&args.app)), source))?;
-    // The instancer has no state until its first poll, so the first line is real.
-    let mut states = instancer.subscribe();
-    while let Some(event) = states.next().await {
-        match event {
-            Event::Instances(set) => printer.set(set.ids())?,
-            Event::Error(error) => printer.error(&error)?,
+    loop {
+        let now = SystemTime::now();
+        match connection.applications().await {
+            Ok(registry) => {
+                let app = registry.application(&args.app);
+                printer.set(now, &instances(app, args.all_statuses))?;
+            }
+            Err(error) => printer.error(now, &error.to_string())?,
         }
+        tokio::time::sleep(args.interval).await;
     }
-    Ok(())
 }
 
-/// Writes the lines, each flushed, skipping one that repeats the line before (a change
-/// of attributes only, such as metadata, leaves the `ip:port` list as it was).
+/// The app's instances (none without the app) as `(ip:port, status)`, sorted; only UP ones unless `all`.
+fn instances(app: Option<&Application>, all: bool) -> Vec<(String, Status)> {
+    let mut instances: Vec<_> = app
+        .iter()
+        .flat_map(|app| &app.instances)
+        .filter(|i| all || i.status == Status::Up)
+        .map(|i| (i.address(), i.status))
+        .collect();
+    instances.sort();
+    instances
+}
+
+/// Writes the lines, each flushed and dated, skipping one that repeats the line before (a
+/// change of attributes only, such as metadata, leaves addresses and statuses as they were).
 struct Printer<'a, W> {
     out: &'a mut W,
+    /// The last line without its time.
     last: Option<String>,
 }
 
 impl<W: Write> Printer<'_, W> {
-    fn set<'i>(&mut self, ids: impl Iterator<Item = &'i str>) -> Result<(), Error> {
-        let line = ids.map(one_line).collect::<Vec<_>>().join(" ");
-        self.line(if line.is_empty() {
-            "-".to_owned()
-        } else {
-            line
-        })
+    fn set(&mut self, at: SystemTime, instances: &[(String, Status)]) -> Result<(), Error> {
+        let line = instances
+            .iter()
+            .map(|(address, status)| format!("{}={status}", one_line(address)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.line(
+            at,
+            if line.is_empty() {
+                "-".to_owned()
+            } else {
+                line
+            },
+        )
     }
 
-    fn error(&mut self, error: &sd_core::Error) -> Result<(), Error> {
-        self.line(format!("error: {}", one_line(&error.to_string())))
+    fn error(&mut self, at: SystemTime, message: &str) -> Result<(), Error> {
+        self.line(at, format!("error: {}", one_line(message)))
     }
 
-    fn line(&mut self, line: String) -> Result<(), Error> {
+    fn line(&mut self, at: SystemTime, line: String) -> Result<(), Error> {
         if self.last.as_ref() == Some(&line) {
             return Ok(());
         }
-        writeln!(self.out, "{line}")
+        writeln!(self.out, "{} {line}", rfc3339(at))
             .and_then(|()| self.out.flush())
             .map_err(Error::Write)?;
         self.last = Some(line);
         Ok(())
     }
+}
+
+/// `at` in UTC as RFC 3339 to the second (`2026-11-30T03:47:01Z`); a time before 1970
+/// (a clock gone wrong) is the epoch.
+fn rfc3339(at: SystemTime) -> String {
+    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// A positive number of seconds, decimals allowed (`30`, `0.5`).
@@ -119,32 +166,45 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
-    use super::{Printer, parse_secs};
+    use sd_eureka::Status;
+
+    use super::{Printer, parse_secs, rfc3339};
 
     #[test]
-    fn lines_are_sets_dashes_and_errors_without_repeats() {
+    fn lines_are_dated_sets_dashes_and_errors_without_repeats() {
         let mut out = Vec::new();
         let mut printer = Printer {
             out: &mut out,
             last: None,
         };
-        printer.set([].into_iter()).unwrap();
-        printer
-            .set(["10.0.0.1:80", "10.0.0.2:80"].into_iter())
-            .unwrap();
-        printer
-            .set(["10.0.0.1:80", "10.0.0.2:80"].into_iter())
-            .unwrap();
-        printer
-            .error(&sd_core::Error::discovery("down\nhard"))
-            .unwrap();
-        printer.set([].into_iter()).unwrap();
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        let two = [
+            ("10.0.0.1:80".to_owned(), Status::Up),
+            ("10.0.0.2:80".to_owned(), Status::Down),
+        ];
+        printer.set(at(0), &[]).unwrap();
+        printer.set(at(1), &two).unwrap();
+        printer.set(at(2), &two).unwrap();
+        printer.error(at(3), "down\nhard").unwrap();
+        printer.set(at(4), &[]).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "-\n10.0.0.1:80 10.0.0.2:80\nerror: down\\nhard\n-\n"
+            "1970-01-01T00:00:00Z -\n\
+             1970-01-01T00:00:01Z 10.0.0.1:80=UP 10.0.0.2:80=DOWN\n\
+             1970-01-01T00:00:03Z error: down\\nhard\n\
+             1970-01-01T00:00:04Z -\n"
         );
+    }
+
+    #[test]
+    fn times_are_utc_rfc3339() {
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(at(1_764_473_221)), "2025-11-30T03:27:01Z");
+        assert_eq!(rfc3339(at(4_102_444_799)), "2099-12-31T23:59:59Z");
     }
 
     #[test]

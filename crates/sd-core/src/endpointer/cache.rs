@@ -11,20 +11,13 @@ use tokio::time::Instant;
 use crate::factory::{Closer, Factory};
 use crate::{Endpoint, Endpoints, Error, Event, Instances};
 
-/// What readers see; published as a whole after every change.
-pub(crate) enum Snapshot<E> {
-    /// Endpoints to use (possibly last-known-good after an error, when not invalidating).
-    Ready(Endpoints<E>),
-    /// An error arrived and invalidation is pending: the endpoints are good until
-    /// `deadline`, after which readers get `error` even if the task has not run yet.
-    Stale {
-        endpoints: Endpoints<E>,
-        error: Error,
-        deadline: Instant,
-    },
-    /// Invalidated or closed: only the error.
-    Failed(Error),
-}
+/// What readers see, published as a whole after every change: the endpoints to use
+/// (possibly the last known good ones after an error, until invalidation), or the error
+/// that stands in for them once invalidated or closed.
+///
+/// Readers never look at a clock: the task publishes the failure when invalidation falls
+/// due, and readers see it from their next read.
+pub(crate) type Snapshot<E> = Result<Endpoints<E>, Error>;
 
 struct Live<E> {
     endpoint: Endpoint<E>,
@@ -160,43 +153,12 @@ impl<E: 'static> EndpointCache<E> {
 
     pub(crate) fn snapshot(&self) -> Snapshot<E> {
         if self.closed {
-            return Snapshot::Failed(Error::closed());
+            return Err(Error::closed());
         }
-        let endpoints = || {
-            self.live
-                .values()
-                .map(|l| l.endpoint.clone())
-                .collect::<Endpoints<E>>()
-        };
         match &self.failure {
-            None => Snapshot::Ready(endpoints()),
-            Some(f) if f.invalidated => Snapshot::Failed(f.error.clone()),
-            Some(f) => Snapshot::Stale {
-                endpoints: endpoints(),
-                error: f.error.clone(),
-                deadline: f.deadline,
-            },
-        }
-    }
-}
-
-impl<E> Snapshot<E> {
-    /// What a reader gets at `now` (read only when invalidation is pending).
-    pub(crate) fn read(&self, now: impl FnOnce() -> Instant) -> Result<&Endpoints<E>, &Error> {
-        match self {
-            Snapshot::Ready(endpoints) => Ok(endpoints),
-            Snapshot::Stale {
-                endpoints,
-                error,
-                deadline,
-            } => {
-                if now() < *deadline {
-                    Ok(endpoints)
-                } else {
-                    Err(error)
-                }
-            }
-            Snapshot::Failed(error) => Err(error),
+            Some(f) if f.invalidated => Err(f.error.clone()),
+            // No error, or one whose invalidation is not due yet: the endpoints serve.
+            _ => Ok(self.live.values().map(|l| l.endpoint.clone()).collect()),
         }
     }
 }
@@ -247,9 +209,9 @@ mod tests {
         closers.into_iter().for_each(Closer::close);
     }
 
-    fn ids<E>(snapshot: &Snapshot<E>, now: Instant) -> Result<Vec<String>, String> {
+    fn ids<E>(snapshot: &Snapshot<E>, _now: Instant) -> Result<Vec<String>, String> {
         snapshot
-            .read(|| now)
+            .as_ref()
             .map(|eps| eps.iter().map(|e| e.instance().id().to_owned()).collect())
             .map_err(ToString::to_string)
     }
@@ -302,8 +264,8 @@ mod tests {
         assert_eq!(ids(&cache.snapshot(), ms(50)), Ok(vec!["a".into()]));
         assert_eq!(cache.deadline(), Some(ms(100)));
 
-        // A reader past the deadline sees the error even before the task has expired it.
-        assert_eq!(ids(&cache.snapshot(), ms(150)), Err("first".into()));
+        // Until the task expires it, what was published still serves: readers read no clock.
+        assert_eq!(ids(&cache.snapshot(), ms(150)), Ok(vec!["a".into()]));
         run(cache.expire(ms(150)));
         assert_eq!(log.closed(), ["a"]);
         assert_eq!(ids(&cache.snapshot(), ms(150)), Err("first".into()));
@@ -418,7 +380,7 @@ mod tests {
         run(cache.update(zoned("z2"), now));
         assert_eq!(log.built(), 1);
         assert!(log.closed().is_empty());
-        let Snapshot::Ready(eps) = cache.snapshot() else {
+        let Ok(eps) = cache.snapshot() else {
             panic!("expected ready")
         };
         assert_eq!(eps[0].instance().zone(), Some("z2"));
@@ -435,7 +397,7 @@ mod tests {
         assert_eq!(log.closed(), ["a", "b"]);
         run(cache.update(set(&["c"]), now));
         assert_eq!(log.built(), 2, "a closed cache builds nothing");
-        assert!(matches!(cache.snapshot(), Snapshot::Failed(e) if e.is_closed()));
+        assert!(matches!(cache.snapshot(), Err(e) if e.is_closed()));
     }
 
     #[test]

@@ -77,7 +77,11 @@ impl ServiceUrl {
         match scheme {
             "http" => {}
             "https" if cfg!(feature = "tls") => {}
-            "https" => return Err(config("https needs the `tls` feature of sd-eureka")),
+            "https" => {
+                return Err(config(
+                    "https needs the `tls` cargo feature (of sd-eureka, or of sd-cli for the sd command)",
+                ));
+            }
             _ => return Err(config("the scheme must be http or https")),
         }
         // RFC 3986: the authority ends at the first '/', '?' or '#'.

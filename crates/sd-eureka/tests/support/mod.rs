@@ -80,7 +80,9 @@ pub(crate) fn ids(instancer: &impl sd_core::Instancer) -> Endpointer<String> {
 
 /// The endpointer's endpoints, or the error standing in for them.
 pub(crate) fn endpoints_of(endpointer: &Endpointer<String>) -> Result<Vec<String>, String> {
+    // A reader of its own: a fresh clone reads the current list.
     endpointer
+        .clone()
         .endpoints()
         .map(|e| e.iter().map(|e| e.get_ref().clone()).collect())
         .map_err(|e| e.to_string())

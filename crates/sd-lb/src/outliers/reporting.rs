@@ -66,10 +66,10 @@ impl<T, E> Classify<T, E> for ErrorsAreFailures {
 ///     (id.to_owned(), detector.reporting(Instance::new(id), service, classify))
 /// };
 /// let source = FixedEndpointer::new(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"].map(endpoint));
-/// let rr = RoundRobin::new(Outliers::with_detector(source, detector.clone()));
+/// let mut rr = RoundRobin::new(Outliers::with_detector(source, detector.clone()));
 /// let mut statuses = Vec::new();
 /// for _ in 0..6 {
-///     let mut service = (*rr.endpoint().unwrap()).clone();
+///     let mut service = rr.endpoint().unwrap().get_ref().clone();
 ///     statuses.push(service.call(()).await.unwrap());
 /// }
 /// assert_eq!(statuses, [200, 503, 200, 200, 200, 200]);

@@ -11,33 +11,54 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
+/// What a [`Swappable`] publishes.
+type Published<E> = Arc<Result<Endpoints<E>, Error>>;
+
 /// An endpoint source whose list (or error) the test sets; each `set` publishes a new list.
+///
+/// A cheap handle: clones share the published state, so the test keeps one clone to
+/// `set` and `fail` while a filter or balancer reads through another. Each clone is a
+/// reader of its own, as an `Endpointer` clone is: it lends from the copy it took on its
+/// last read.
 pub struct Swappable<E> {
-    current: Mutex<Result<Endpoints<E>, Error>>,
+    shared: Arc<Mutex<Published<E>>>,
+    /// This reader's copy of what was published when it last read.
+    local: Published<E>,
+}
+
+impl<E> Clone for Swappable<E> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            local: Arc::clone(&self.local),
+        }
+    }
 }
 
 impl<E> Swappable<E> {
     pub fn new(endpoints: Vec<Endpoint<E>>) -> Self {
+        let current = Arc::new(Ok(Endpoints::new(endpoints)));
         Self {
-            current: Mutex::new(Ok(Endpoints::new(endpoints))),
+            shared: Arc::new(Mutex::new(Arc::clone(&current))),
+            local: current,
         }
     }
 
     pub fn set(&self, endpoints: Vec<Endpoint<E>>) {
-        *self.current.lock().unwrap() = Ok(Endpoints::new(endpoints));
+        *self.shared.lock().unwrap() = Arc::new(Ok(Endpoints::new(endpoints)));
     }
 
     pub fn fail(&self, error: Error) {
-        *self.current.lock().unwrap() = Err(error);
+        *self.shared.lock().unwrap() = Arc::new(Err(error));
     }
 }
 
 impl<E> EndpointSource for Swappable<E> {
     type Endpoint = E;
 
-    fn with_endpoints<R>(&self, f: impl FnOnce(Result<&Endpoints<E>, &Error>) -> R) -> R {
-        let current = self.current.lock().unwrap();
-        f(current.as_ref())
+    fn endpoints(&mut self) -> Result<&Endpoints<E>, Error> {
+        self.local = Arc::clone(&self.shared.lock().unwrap());
+        self.local.as_ref().as_ref().map_err(Clone::clone)
     }
 }
 
@@ -52,7 +73,7 @@ pub fn zoned(id: &str, zone: &str) -> Endpoint<String> {
 }
 
 /// The ids of a source's current endpoints, in order.
-pub fn ids<S: EndpointSource>(source: &S) -> Vec<String> {
+pub fn ids<S: EndpointSource>(source: &mut S) -> Vec<String> {
     source
         .endpoints()
         .unwrap()

@@ -61,18 +61,16 @@ fn aim<B>(mut request: Request<B>, authority: &Authority) -> Request<B> {
 }
 
 /// The ids (`ip:port`) of the endpoints on offer; none while discovery has failed.
-pub(crate) fn endpoint_ids(source: &impl EndpointSource) -> Vec<String> {
-    source.with_endpoints(|endpoints| {
-        endpoints.map_or_else(
-            |_| Vec::new(),
-            |endpoints| {
-                endpoints
-                    .iter()
-                    .map(|e| e.instance().id().to_owned())
-                    .collect()
-            },
-        )
-    })
+pub(crate) fn endpoint_ids(source: &mut impl EndpointSource) -> Vec<String> {
+    source.endpoints().map_or_else(
+        |_| Vec::new(),
+        |endpoints| {
+            endpoints
+                .iter()
+                .map(|e| e.instance().id().to_owned())
+                .collect()
+        },
+    )
 }
 
 /// Waits (at most [`WAIT`]) until `done` holds, looking every 20 ms.

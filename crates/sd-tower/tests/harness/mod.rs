@@ -226,30 +226,31 @@ where
 pub(crate) fn balanced<E>(
     endpointer: &Endpointer<E>,
     ready_timeout: Duration,
-) -> Balanced<Arc<RoundRobin<Endpointer<E>>>> {
-    Balanced::with_ready_timeout(Arc::new(RoundRobin::new(endpointer.clone())), ready_timeout)
+) -> Balanced<RoundRobin<Endpointer<E>>> {
+    Balanced::with_ready_timeout(RoundRobin::new(endpointer.clone()), ready_timeout)
 }
 
-/// The instance ids an endpointer currently lists (empty on an error).
-pub(crate) fn listed<E>(endpointer: &Endpointer<E>) -> Vec<String> {
-    endpointer.with_endpoints(|endpoints| {
-        endpoints.map_or_else(
-            |_| Vec::new(),
-            |e| e.iter().map(|e| e.instance().id().to_owned()).collect(),
-        )
+/// Waits (bounded by [`DEADLINE`]) until the instance ids `endpointer` lists satisfy
+/// `condition`, looking again at each of its publishes rather than on a timer.
+pub(crate) async fn wait_until<E>(
+    what: &str,
+    endpointer: &Endpointer<E>,
+    mut condition: impl FnMut(&[String]) -> bool,
+) {
+    let mut reader = endpointer.clone();
+    bounded(what, async {
+        loop {
+            let ids = reader.endpoints().map_or_else(
+                |_| Vec::new(),
+                |e| e.iter().map(|e| e.instance().id().to_owned()).collect(),
+            );
+            if condition(&ids) {
+                return;
+            }
+            reader.changed().await;
+        }
     })
-}
-
-/// Waits (bounded by [`DEADLINE`], real clock) until `condition` holds.
-pub(crate) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {DEADLINE:?} waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    .await;
 }
 
 /// Runs `future` for at most [`DEADLINE`], failing the test with `what` if it does not
@@ -258,12 +259,4 @@ pub(crate) async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T
     tokio::time::timeout(DEADLINE, future)
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish within {DEADLINE:?}"))
-}
-
-/// Lets spawned tasks (an endpointer's, a poller's) run until they have nothing to do; for
-/// current-thread runtimes.
-pub(crate) async fn settle() {
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-    }
 }
