@@ -4,20 +4,22 @@
 //!
 //! Each case reads an `Endpointer` of N endpoints (16 or 100, from a `FixedInstancer`) on
 //! T threads at once (1 or 2). Each thread has a reader of its own, as each task or
-//! connection has in a service: its own `Endpointer` clone, its own balancer. The figure
+//! connection has in a service: its own clone of the `Endpointer` or of the balancer
+//! (each clone is its own reader, and a balancer's clone has its own cursor or
+//! generator). The figure
 //! is one call's time while the other thread does the same: the slowest thread's wall
 //! time divided by its calls (criterion divides what `iter_custom` returns by the count).
 //!
 //! - `endpoints-N-tT`: `endpoints()` on the endpointer.
-//! - `round_robin-N-tT`: `RoundRobin::endpoint()`, a cursor per thread.
-//! - `random-N-tT`: `Random::endpoint()`, a generator per thread.
-//! - `round_robin_shared-16-tT`: `RoundRobin::endpoint()` with one counter that every
-//!   thread advances: go-kit's round robin, which its peer case measures.
+//! - `round_robin-N-tT`: `RoundRobin::endpoint()`, a cursor per clone.
+//! - `random-N-tT`: `Random::endpoint()`, a generator per clone.
+//! - `round_robin_shared-16-tT`: `RoundRobin::shared`'s `endpoint()`, one counter that
+//!   every clone advances: go-kit's round robin, which its peer case measures.
 //!
 //! `cargo bench -p sd-lb --bench peers`
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -95,36 +97,37 @@ fn peers(c: &mut Criterion) {
                     )
                 });
             });
-            // A balancer per thread, over the thread's own endpointer clone.
+            let round_robin = RoundRobin::new(endpointer.clone());
             group.bench_function(format!("round_robin-{n}-t{threads}"), |b| {
                 b.iter_custom(|iters| {
                     per_thread(
                         threads,
                         iters,
-                        || RoundRobin::new(endpointer.clone()),
+                        || round_robin.clone(),
                         |mine| drop(black_box(mine.endpoint())),
                     )
                 });
             });
+            let random = Random::new(endpointer.clone());
             group.bench_function(format!("random-{n}-t{threads}"), |b| {
                 b.iter_custom(|iters| {
                     per_thread(
                         threads,
                         iters,
-                        || Random::new(endpointer.clone()),
+                        || random.clone(),
                         |mine| drop(black_box(mine.endpoint())),
                     )
                 });
             });
             if n == 16 {
-                // One counter for all threads, as go-kit's round robin has.
-                let shared = Arc::new(RoundRobin::new(endpointer.clone()));
+                // One counter for all clones, as go-kit's round robin has.
+                let shared = RoundRobin::shared(endpointer.clone());
                 group.bench_function(format!("round_robin_shared-{n}-t{threads}"), |b| {
                     b.iter_custom(|iters| {
                         per_thread(
                             threads,
                             iters,
-                            || Arc::clone(&shared),
+                            || shared.clone(),
                             |mine| drop(black_box(mine.endpoint())),
                         )
                     });

@@ -31,7 +31,6 @@
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -90,14 +89,10 @@ fn main() {
             services: aimed.clone(),
             next: 0,
         };
-        // RetryService clones its inner service for each request, so the balancer must be
-        // `Clone`: here an `Arc`, one per task (a counter of its own, as the other side's
-        // index is).
-        let balanced = || {
-            let round_robin = RoundRobin::new(endpointer.clone());
-            retry.layer(Balanced::new(Arc::new(round_robin)))
-        };
-        let noretry = || Balanced::new(Arc::new(RoundRobin::new(endpointer.clone())));
+        // A clone per task: its own reader and cursor, as the other side's index is.
+        let round_robin = RoundRobin::new(endpointer.clone());
+        let balanced = || retry.layer(Balanced::new(round_robin.clone()));
+        let noretry = || Balanced::new(round_robin.clone());
 
         println!(
             "# {TASKS} tasks, {rounds} round(s) of {secs} s per side, alternating; \
