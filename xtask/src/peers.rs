@@ -52,6 +52,11 @@ const FULL_GOKIT: &[&str] = &["-rounds", "7", "-round-time", "300ms"];
 /// The e2e bench's options: with `--quick`, and otherwise (its own defaults).
 const QUICK_E2E: &[&str] = &["--secs", "0.5", "--rounds", "1"];
 
+/// The packages of the benches, selected together in every cargo command: cargo unifies
+/// features over the selected packages, and a different selection would rebuild sd-core
+/// between two benches.
+const BENCH_PACKAGES: &[&str] = &["-p", "sd-lb", "-p", "sd-tower"];
+
 /// The criterion group of sd-lb's `peers` bench, and of sd-tower's `overhead` bench.
 const PEERS_GROUP: &str = "peers";
 const OVERHEAD_GROUP: &str = "request";
@@ -72,16 +77,21 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let go = ensure_go()?;
     let gokit = build_gokit(root, &go, &scratch)?;
 
-    // Criterion's clock, not ours: results written before this are stale.
+    // Every build first, so that no compilation runs between or beside measurements.
+    let mut build = vec!["bench"];
+    build.extend(BENCH_PACKAGES);
+    build.extend([
+        "--bench", "peers", "--bench", "overhead", "--bench", "e2e", "--no-run",
+    ]);
+    super::cargo(&build, &[])?;
+
+    // Criterion results written before this are stale.
     let started = SystemTime::now();
     let criterion: &[&str] = if quick { QUICK_CRITERION } else { &[] };
-    cargo_bench(&["-p", "sd-lb", "--bench", "peers"], criterion)?;
+    cargo_bench("peers", criterion)?;
     let gokit_figures = run_gokit(&gokit, if quick { QUICK_GOKIT } else { FULL_GOKIT })?;
-    cargo_bench(&["-p", "sd-tower", "--bench", "overhead"], criterion)?;
-    let e2e = capture_cargo_bench(
-        &["-p", "sd-tower", "--bench", "e2e"],
-        if quick { QUICK_E2E } else { &[] },
-    )?;
+    cargo_bench("overhead", criterion)?;
+    let e2e = capture_cargo_bench("e2e", if quick { QUICK_E2E } else { &[] })?;
 
     let criterion_dir = target_dir(root).join("criterion");
     let sd = group_figures(&criterion_dir, PEERS_GROUP, started)?;
@@ -218,21 +228,23 @@ fn run_gokit(binary: &Path, args: &[&str]) -> Result<BTreeMap<String, f64>, Stri
     tagged_figures(&stdout, "gokit")
 }
 
-/// `cargo bench ARGS -- BENCH_ARGS`, its output shown as it comes.
-fn cargo_bench(args: &[&str], bench_args: &[&str]) -> Result<(), String> {
+/// `cargo bench ... --bench BENCH -- BENCH_ARGS`: the command line.
+fn bench_command<'a>(bench: &'a str, bench_args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["bench"];
-    all.extend(args);
-    all.push("--");
+    all.extend(BENCH_PACKAGES);
+    all.extend(["--bench", bench, "--"]);
     all.extend(bench_args);
-    super::cargo(&all, &[])
+    all
 }
 
-/// `cargo bench ARGS -- BENCH_ARGS`, its standard output captured (and shown after).
-fn capture_cargo_bench(args: &[&str], bench_args: &[&str]) -> Result<String, String> {
-    let mut all = vec!["bench"];
-    all.extend(args);
-    all.push("--");
-    all.extend(bench_args);
+/// Runs the bench BENCH, its output shown as it comes.
+fn cargo_bench(bench: &str, bench_args: &[&str]) -> Result<(), String> {
+    super::cargo(&bench_command(bench, bench_args), &[])
+}
+
+/// Runs the bench BENCH, its standard output captured (and shown after).
+fn capture_cargo_bench(bench: &str, bench_args: &[&str]) -> Result<String, String> {
+    let all = bench_command(bench, bench_args);
     eprintln!("+ cargo {}", all.join(" "));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
