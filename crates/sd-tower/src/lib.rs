@@ -41,12 +41,16 @@
 
 mod discover;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod ready_timeout;
 mod retry;
 mod service;
 
 pub use discover::DiscoverInstances;
 pub use error::Error;
+#[cfg(feature = "http")]
+pub use http::{HttpClient, HttpClientBuilder, HttpError, Tls};
 pub use ready_timeout::{ErrInto, ReadyTimeout, ReadyTimeoutLayer};
 pub use retry::{Callback, KeepTrying, RetryLayer, RetryService};
 pub use service::{Balanced, BalancedLayer, ResponseFuture};
