@@ -1,4 +1,4 @@
-//! Calling an HTTP service by its app name: [`HttpClient`], one `tower::Service` that
+//! Calling an HTTP service by its app name: [`HttpClient`], one [`tower::Service`] that
 //! points each request at a discovered instance, balances, retries and sets aside
 //! instances that keep failing.
 //!
@@ -614,7 +614,7 @@ struct Shared {
 /// general enough ... `Box<dyn Error + Send + Sync>`": the handler's future must be
 /// `Send`, and rustc cannot prove it through the stack's nested future types,
 /// rust-lang/rust#64552. The boxed future here has no such types to see through; for a
-/// stack of your own, box it the same way with `tower::util::BoxCloneSyncService`.)
+/// stack of your own, box it the same way with [`tower::util::BoxCloneSyncService`].)
 ///
 /// Each clone is a reader of its own, as tower stacks use services (a clone per task or
 /// connection): its own cursor and copy of the instance list, over the one connection
