@@ -1,6 +1,7 @@
 //! An axum gateway: `GET /hello` is forwarded to one of the `hello` backends it discovers
-//! through Eureka, via `sd_tower::Balanced` (round robin) under `sd_tower::RetryLayer`, so
-//! a backend that refuses the connection costs a retry on the next one, not an error.
+//! through Eureka, via an `sd_tower::HttpClient` held as axum state (round robin, retries,
+//! outlier ejection), so a backend that refuses the connection or hangs up costs a retry
+//! on the next one, not an error.
 //! `GET /backends` lists the backends the gateway currently sees.
 //!
 //! For a self-contained demo, `main` also starts a registry (`sd-eureka-server`) and three
@@ -13,26 +14,21 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use http::Request;
-use http_body_util::Empty;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use sd_core::{BoxError, Endpointer, Instance};
+use http_body_util::Full;
+use sd_core::BoxError;
 use sd_eureka::{Connection, Instancer};
 use sd_eureka_server::EurekaServer;
-use sd_lb::RoundRobin;
-use sd_tower::{BalancedLayer, RetryLayer};
+use sd_tower::HttpClient;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tower::util::BoxCloneSyncService;
-use tower::{ServiceBuilder, ServiceExt as _};
+use tower::ServiceExt as _;
 
 /// The app the backends register as and the gateway forwards to.
 pub(crate) const APP: &str = "hello";
@@ -44,7 +40,6 @@ const POLL: Duration = Duration::from_secs(1);
 mod support;
 
 pub(crate) use support::{HelloService as HelloBackend, WAIT};
-use support::{aimed, endpoint_ids};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -86,16 +81,11 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The gateway's view of one backend: the shared hyper client, aimed at that instance.
-type Upstream = BoxCloneSyncService<Request<Empty<Bytes>>, http::Response<Incoming>, BoxError>;
-
 /// The gateway: an axum server whose `/hello` goes to a discovered backend.
 pub(crate) struct Gateway {
     addr: SocketAddr,
-    endpointer: Endpointer<Upstream>,
-    /// Kept for as long as the gateway runs: the registry poller stops with the last
-    /// instancer.
-    _instancer: Instancer,
+    /// The backends' client (the handlers hold clones).
+    client: HttpClient,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -108,24 +98,13 @@ impl Gateway {
             .service_url(registry)
             .poll_interval(POLL)
             .build()?;
-        let instancer = Instancer::new(&connection, APP)?;
-        let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-        let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
-            let upstream = aimed(&http, instance)?.map_err(BoxError::from);
-            Ok::<_, BoxError>(BoxCloneSyncService::new(upstream))
-        })?;
-        let client = ServiceBuilder::new()
-            .layer(RetryLayer::new(3, Duration::from_secs(5)))
-            .layer(BalancedLayer::new(Duration::from_secs(2)))
-            .service(RoundRobin::new(endpointer.clone()));
-
-        let discovered = endpointer.clone();
+        let client = HttpClient::builder()
+            .ready_timeout(Duration::from_secs(2))
+            .build(&Instancer::new(&connection, APP)?)?;
         let app = Router::new()
-            .route("/hello", get(move || forward(client.clone(), "/hello")))
-            .route(
-                "/backends",
-                get(move || std::future::ready(endpoint_ids(&mut discovered.clone()).join("\n"))),
-            );
+            .route("/hello", get(hello))
+            .route("/backends", get(backends))
+            .with_state(client.clone());
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -138,8 +117,7 @@ impl Gateway {
         });
         Ok(Self {
             addr,
-            endpointer,
-            _instancer: instancer,
+            client,
             stop,
             server,
         })
@@ -152,7 +130,7 @@ impl Gateway {
 
     /// The backends the gateway currently sends requests to (`ip:port`).
     pub(crate) fn backends(&self) -> Vec<String> {
-        endpoint_ids(&mut self.endpointer.clone())
+        ids(&self.client)
     }
 
     /// Waits (at most [`WAIT`]) until the backends on offer satisfy `done`.
@@ -170,23 +148,19 @@ impl Gateway {
         }
     }
 
-    /// Stops accepting, finishes the requests in flight (bounded), and closes the
-    /// backends' endpoints.
+    /// Stops accepting and finishes the requests in flight (bounded); the backends'
+    /// client goes with the last handler.
     pub(crate) async fn stop(self) -> Result<(), BoxError> {
         let _ = self.stop.send(());
         tokio::time::timeout(WAIT, self.server).await???;
-        self.endpointer.close();
         Ok(())
     }
 }
 
-/// Sends `GET path` through the balanced, retrying client and streams back what the
-/// backend answered; 502 when no backend did.
-async fn forward<S>(client: S, path: &'static str) -> Response
-where
-    S: tower::Service<Request<Empty<Bytes>>, Response = http::Response<Incoming>, Error = BoxError>,
-{
-    let request = match Request::get(path).body(Empty::new()) {
+/// `GET /hello`: forwarded to a backend; what it answered streams back, 502 when no
+/// backend did.
+async fn hello(State(client): State<HttpClient>) -> Response {
+    let request = match Request::get("http://hello/hello").body(Full::default()) {
         Ok(request) => request,
         Err(error) => {
             return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
@@ -200,4 +174,18 @@ where
         )
             .into_response(),
     }
+}
+
+/// `GET /backends`: the backends on offer, one `ip:port` a line.
+async fn backends(State(client): State<HttpClient>) -> String {
+    ids(&client).join("\n")
+}
+
+/// The identities (`ip:port`) of the instances `client` has on offer.
+fn ids(client: &HttpClient) -> Vec<String> {
+    client
+        .instances()
+        .iter()
+        .map(|instance| instance.id().to_owned())
+        .collect()
 }

@@ -1,16 +1,9 @@
-//! A plain hyper client (no axum) calling the instances it discovers through Eureka:
-//!
-//! ```text
-//! ServiceBuilder::new()
-//!     .layer(RetryLayer::new(3, 2 s).callback(..))   // attempts within one deadline
-//!     .layer(BalancedLayer::default())               // one endpoint per attempt
-//!     .service(RoundRobin::new(endpointer))
-//! ```
-//!
-//! where the endpointer makes a hyper-util client service per instance. The backends are
-//! three small hyper echo servers, registered in a registry started in process. One of
-//! them then crashes while still registered: each request that lands on it is retried on
-//! the next instance, so every request still succeeds. Then it leaves the registry.
+//! A plain hyper service and client (no axum): the backends are three small hyper echo
+//! servers, registered in a registry started in process, and the client calls them by
+//! app name through an `sd_tower::HttpClient` (round robin, retries, outlier ejection,
+//! one hyper-util connection pool). One backend then crashes while still registered:
+//! each `POST` that lands on it fails and goes to the next instance, so every request
+//! still succeeds. Then it leaves the registry.
 //!
 //! Run with `cargo run -p sd-tower --example hyper_client`.
 
@@ -23,16 +16,14 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use sd_core::{BoxError, Endpointer, Instance};
+use hyper_util::rt::TokioIo;
+use sd_core::BoxError;
 use sd_eureka::{Connection, InstanceInfo, Instancer, Registrar};
 use sd_eureka_server::EurekaServer;
-use sd_lb::RoundRobin;
-use sd_tower::{BalancedLayer, RetryLayer};
+use sd_tower::HttpClient;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
-use tower::{Service, ServiceBuilder, ServiceExt as _};
+use tower::ServiceExt as _;
 
 /// The app the backends register as.
 const APP: &str = "echo";
@@ -40,7 +31,7 @@ const APP: &str = "echo";
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{aimed, endpoint_ids, wait_until};
+use support::wait_until;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -58,40 +49,27 @@ async fn main() -> Result<(), BoxError> {
     let ports: Vec<String> = backends.iter().map(|b| format!(":{}", b.port)).collect();
     println!("backends  {APP} on {} (hyper), registered", ports.join(" "));
 
-    // Discovery: the instances of APP, polled every second; a hyper-util client service
-    // per instance, all sharing one connection pool.
+    // The client: the instances of APP, polled every second, called by app name.
     let connection = Connection::builder()
         .service_url(registry.base_url())
         .poll_interval(Duration::from_secs(1))
         .build()?;
     let instancer = Instancer::new(&connection, APP)?;
-    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
-        aimed(&http, instance)
-    })?;
-
-    // The stack: retry (3 attempts within 2 s, saying what failed) over a balanced service.
-    let mut client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(2)).callback(
-            |attempt: usize, error: &mut sd_tower::Error| {
-                let at = error.instance().map_or("?", |i| i.id());
-                println!(
-                    "  attempt {attempt} at {at} failed ({}); retrying",
-                    cause(error)
-                );
-                true
-            },
-        ))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer.clone()));
-    println!("client    RetryLayer → BalancedLayer → RoundRobin → Endpointer → hyper-util");
+    // Echoing has no side effects, so a POST may be sent again. Without this only a
+    // refused connection would be retried for POST (the request never left), not one
+    // cut on a kept-alive connection by the crash (the backend may have acted on it).
+    let client = HttpClient::builder()
+        .timeout(Duration::from_secs(2))
+        .retry_non_idempotent(true)
+        .build(&instancer)?;
+    println!("client    HttpClient over the Instancer of {APP}");
     wait_until("the client sees every backend", || {
-        endpoint_ids(&mut endpointer.clone()).len() == backends.len()
+        client.instances().len() == backends.len()
     })
     .await?;
 
     for n in 1..=3 {
-        ping(&mut client, n).await?;
+        ping(&client, n).await?;
     }
 
     // A crash: the first backend stops answering but is still registered.
@@ -100,13 +78,13 @@ async fn main() -> Result<(), BoxError> {
     crashed.server.abort();
     println!("crashed   :{} (still registered)", crashed.port);
     for n in 4..=6 {
-        ping(&mut client, n).await?;
+        ping(&client, n).await?;
     }
 
     // Its registration goes too (here by hand; a real crash lets the lease expire).
     crashed.registrar.deregister().await?;
     wait_until("the client drops the crashed backend", || {
-        !endpoint_ids(&mut endpointer.clone()).contains(&crashed_id)
+        !client.instances().iter().any(|i| i.id() == crashed_id)
     })
     .await?;
     println!(
@@ -114,11 +92,10 @@ async fn main() -> Result<(), BoxError> {
         crashed.port
     );
     for n in 7..=8 {
-        ping(&mut client, n).await?;
+        ping(&client, n).await?;
     }
 
     drop(client);
-    endpointer.close();
     drop(instancer);
     for backend in backends {
         backend.registrar.deregister().await?;
@@ -129,29 +106,17 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Sends `POST /echo` with `ping N` and prints the answer.
-async fn ping<S>(client: &mut S, n: u32) -> Result<(), BoxError>
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<Incoming>, Error = BoxError>,
-{
+/// Sends `POST http://echo/echo` with `ping N` and prints the answer.
+async fn ping(client: &HttpClient, n: u32) -> Result<(), BoxError> {
     let request = Request::builder()
         .method(Method::POST)
-        .uri("/echo")
+        .uri("http://echo/echo")
         .body(Full::new(Bytes::from(format!("ping {n}"))))?;
-    let response = client.ready().await?.call(request).await?;
+    let response = client.clone().oneshot(request).await?;
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
     println!("ping {n}    {status} {}", String::from_utf8_lossy(&body));
     Ok(())
-}
-
-/// The innermost cause of an error (e.g. "Connection refused (os error 111)").
-fn cause(error: &sd_tower::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 /// An echo server on plain hyper: `POST /echo` answers `echo from PORT: BODY`.

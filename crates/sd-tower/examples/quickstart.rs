@@ -4,10 +4,9 @@
 //! - the registry is `sd-eureka-server`, started on a free port;
 //! - each service is a small axum app that keeps itself registered with an
 //!   `sd_eureka::Registrar` (a heartbeat every second);
-//! - the client follows the services with an `sd_eureka::Instancer` (a poll every second),
-//!   makes a hyper client per instance with an `sd_core::Endpointer`, and sends each
-//!   request through `sd_tower::Balanced` over an `sd_lb::RoundRobin` balancer, with
-//!   `sd_tower::RetryLayer` on top.
+//! - the client follows the services with an `sd_eureka::Instancer` (a poll every second)
+//!   and calls them by app name through an `sd_tower::HttpClient`: round robin, retries,
+//!   outlier ejection, one connection pool.
 //!
 //! It spreads requests over the three services, marks one DOWN, shows the traffic move to
 //! the other two within one poll, and shuts everything down.
@@ -20,19 +19,14 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::{BodyExt as _, Empty};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use sd_core::{BoxError, Endpointer, Instance};
+use http::Request;
+use http_body_util::{BodyExt as _, Full};
+use sd_core::BoxError;
 use sd_eureka::{Connection, Instancer, Status};
 use sd_eureka_server::EurekaServer;
-use sd_lb::RoundRobin;
-use sd_tower::{Balanced, RetryLayer};
+use sd_tower::HttpClient;
 use tokio::time::Instant;
-use tower::{Service, ServiceBuilder, ServiceExt as _};
+use tower::ServiceExt as _;
 
 /// The app name the services register under and the client looks up.
 const APP: &str = "hello";
@@ -46,7 +40,7 @@ const POLL: Duration = Duration::from_secs(1);
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{HelloService, aimed, endpoint_ids, wait_until};
+use support::{HelloService, wait_until};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -79,30 +73,25 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
         ports.join(" ")
     )?;
 
-    // The client: instancer → endpointer (a hyper client per instance) → round robin →
-    // balanced service, with retry on top.
+    // The client: the instances of APP, called by app name.
     let connection = Connection::builder()
         .service_url(registry.base_url())
         .poll_interval(POLL)
         .build()?;
     let instancer = Instancer::new(&connection, APP)?;
-    let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
-        aimed(&http, instance)
-    })?;
-    let mut client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(2)))
-        .service(Balanced::new(RoundRobin::new(endpointer.clone())));
+    let client = HttpClient::builder()
+        .timeout(Duration::from_secs(2))
+        .build(&instancer)?;
     writeln!(
         out,
-        "client    Instancer (1 s poll) → Endpointer → RoundRobin → Balanced + RetryLayer"
+        "client    Instancer (1 s poll) → HttpClient (round robin, retries, outlier ejection)"
     )?;
     wait_until("the client sees all three services", || {
-        endpoint_ids(&mut endpointer.clone()).len() == services.len()
+        client.instances().len() == services.len()
     })
     .await?;
 
-    let spread = send(&mut client, REQUESTS).await?;
+    let spread = send(&client, REQUESTS).await?;
     writeln!(out, "spread    {REQUESTS} requests: {}", show(&spread))?;
 
     // One service goes DOWN: the registry stops listing it, and at the next poll the
@@ -111,7 +100,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
     down.registrar().set_status(Status::Down).await?;
     let marked = Instant::now();
     wait_until("the client drops the DOWN service", || {
-        !endpoint_ids(&mut endpointer.clone()).contains(&down.id())
+        !client.instances().iter().any(|i| i.id() == down.id())
     })
     .await?;
     writeln!(
@@ -121,13 +110,12 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
         marked.elapsed().as_secs_f64()
     )?;
 
-    let spread = send(&mut client, REQUESTS).await?;
+    let spread = send(&client, REQUESTS).await?;
     writeln!(out, "spread    {REQUESTS} requests: {}", show(&spread))?;
 
     // Shut down: the client first, then each service deregisters and stops, then the
     // registry.
     drop(client);
-    endpointer.close();
     drop(instancer);
     for service in services {
         service.stop().await?;
@@ -143,14 +131,11 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), BoxError> {
 
 /// Sends `count` requests through `client`, one after another; counts the answers per
 /// service port.
-async fn send<S>(client: &mut S, count: usize) -> Result<BTreeMap<u16, usize>, BoxError>
-where
-    S: Service<Request<Empty<Bytes>>, Response = Response<Incoming>, Error = BoxError>,
-{
+async fn send(client: &HttpClient, count: usize) -> Result<BTreeMap<u16, usize>, BoxError> {
     let mut spread = BTreeMap::new();
     for _ in 0..count {
-        let request = Request::get("/hello").body(Empty::new())?;
-        let response = client.ready().await?.call(request).await?;
+        let request = Request::get("http://hello/hello").body(Full::default())?;
+        let response = client.clone().oneshot(request).await?;
         let body = response.into_body().collect().await?.to_bytes();
         let text = std::str::from_utf8(&body)?;
         let port: u16 = text

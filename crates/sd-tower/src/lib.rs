@@ -1,5 +1,10 @@
 //! tower adapters for `sd`: discovery-backed services for tower, axum and hyper stacks.
 //!
+//! - [`HttpClient`] (feature `http`, on by default): call an HTTP service by its app
+//!   name, `HttpClient::new(&instancer)?` — each request goes to a discovered instance
+//!   (https on its secure port with the `tls` feature), balanced, retried on the next
+//!   instance, failing instances set aside, one connection pool; one boxed
+//!   `Clone + Send + Sync` type for axum state. See [`http`].
 //! - [`Balanced`] (and [`BalancedLayer`]): each request goes to the endpoint a
 //!   [`sd_lb::Balancer`] over an [`sd_core::Endpointer`] picks; readiness waits a bounded
 //!   time for a ready endpoint, setting aside ones that fail or stay not ready; errors
@@ -7,7 +12,7 @@
 //! - [`RetryLayer`]: go-kit's retry (attempts, one deadline, a callback), with a jittered
 //!   backoff, a retry budget so retries cannot multiply load under failure, and a typed
 //!   deadline error ([`sd_lb::RetryError`]) that keeps every attempt's error.
-//! - [`DiscoverInstances`]: an [`sd_core::Instancer`] as a `tower::discover::Discover`,
+//! - [`DiscoverInstances`]: an [`sd_core::Instancer`] as a [`tower::discover::Discover`],
 //!   for `tower::balance::p2c` with `PeakEwma` or pending-requests load; under a
 //!   [`ReadyTimeoutLayer`] its callers get the same bounded wait `Balanced` gives.
 //!
@@ -41,12 +46,16 @@
 
 mod discover;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod ready_timeout;
 mod retry;
 mod service;
 
 pub use discover::DiscoverInstances;
 pub use error::Error;
+#[cfg(feature = "http")]
+pub use http::{HttpClient, HttpClientBuilder, HttpError, Tls};
 pub use ready_timeout::{ErrInto, ReadyTimeout, ReadyTimeoutLayer};
 pub use retry::{Callback, KeepTrying, RetryLayer, RetryService};
 pub use service::{Balanced, BalancedLayer, ResponseFuture};

@@ -94,7 +94,7 @@ impl<C> RetryLayer<C> {
         self
     }
 
-    /// Shares a budget with other retry loops (an `sd_lb::Retry`, another layer).
+    /// Shares a budget with other retry loops (an [`sd_lb::Retry`], another layer).
     #[must_use]
     pub fn shared_budget(mut self, budget: Arc<RetryBudget>) -> Self {
         self.budget = budget;

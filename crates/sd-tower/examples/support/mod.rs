@@ -1,6 +1,5 @@
-//! What the sd-tower examples share: a hyper client aimed at one discovered instance, a
-//! small axum `hello` service that keeps itself registered, and bounded waits on what an
-//! endpointer offers. Each example includes it with `#[path = "support/mod.rs"] mod
+//! What the sd-tower examples share: a small axum `hello` service that keeps itself
+//! registered, and bounded waits. Each example includes it with `#[path = "support/mod.rs"] mod
 //! support;` (so does `tests/examples.rs`, through the examples).
 
 // Each example uses a part of this module.
@@ -11,67 +10,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use sd_core::{BoxError, EndpointSource, Instance};
+use sd_core::BoxError;
 use sd_eureka::{Connection, InstanceInfo, Registrar};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tower::util::MapRequest;
 
 /// The bound on every wait in the examples (discovery, shutdown).
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
-
-/// The hyper client with a request rewrite `F` in front.
-pub(crate) type Aimed<B, F> = MapRequest<Client<HttpConnector, B>, F>;
-
-/// An endpoint for `instance`: the shared hyper client (one connection pool for all),
-/// with each request's URI pointed at `http://ip:port/...`.
-// The rewrite is a closure, so its type can only be written as `impl Fn`.
-#[allow(clippy::type_complexity)]
-pub(crate) fn aimed<B>(
-    http: &Client<HttpConnector, B>,
-    instance: &Instance,
-) -> Result<Aimed<B, impl Fn(Request<B>) -> Request<B> + Clone + use<B>>, BoxError> {
-    let authority: Authority = instance.id().parse()?;
-    Ok(MapRequest::new(http.clone(), move |request: Request<B>| {
-        aim(request, &authority)
-    }))
-}
-
-/// Points a request (`/hello`) at one instance (`http://ip:port/hello`).
-fn aim<B>(mut request: Request<B>, authority: &Authority) -> Request<B> {
-    let path = request
-        .uri()
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path)
-        .build()
-        .expect("an authority and a path make a URI");
-    *request.uri_mut() = uri;
-    request
-}
-
-/// The ids (`ip:port`) of the endpoints on offer; none while discovery has failed.
-pub(crate) fn endpoint_ids(source: &mut impl EndpointSource) -> Vec<String> {
-    source.endpoints().map_or_else(
-        |_| Vec::new(),
-        |endpoints| {
-            endpoints
-                .iter()
-                .map(|e| e.instance().id().to_owned())
-                .collect()
-        },
-    )
-}
 
 /// Waits (at most [`WAIT`]) until `done` holds, looking every 20 ms.
 pub(crate) async fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(), BoxError> {
