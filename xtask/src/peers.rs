@@ -473,6 +473,15 @@ fn e2e_table(out: &mut String, e2e: &str) -> Result<(), String> {
             "Balanced + RoundRobin + hyper (no retry)"
         );
     }
+    // The whole boxed `HttpClient`, as users build it, when the bench measured it.
+    let whole = get("httpclient").and_then(|r| Ok((r, get("httpclient-cpu-us")?)));
+    if let Ok((rate, cpu)) = whole {
+        let _ = writeln!(
+            out,
+            "{:<44} {rate:>12.0} {cpu:>18.2}",
+            "sd_tower::HttpClient"
+        );
+    }
     let _ = writeln!(
         out,
         "{:<44} {:>11.3}x {:>17.3}x",

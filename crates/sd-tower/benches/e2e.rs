@@ -1,9 +1,9 @@
 //! Requests per second end to end, through sd's tower stack and without it.
 //!
 //! Three hyper HTTP/1 servers on loopback answer every request with `ok`. One hyper-util
-//! client (one connection pool) is aimed at each of them, as the examples' factory does
-//! (`support::aimed`: the request's URI rewritten to the instance). Then, for a fixed
-//! time, [`TASKS`] tasks each send requests one after another and read every answer:
+//! client (one connection pool) is aimed at each of them with sd-tower's `HttpEndpoint`
+//! (the request's URI rewritten to the instance), the same on every side. Then, for a
+//! fixed time, [`TASKS`] tasks each send requests one after another and read every answer:
 //!
 //! - `direct`: each task calls the three aimed clients in turn, by index;
 //! - `balanced`: each task calls `RetryLayer` (3 attempts within 2 s) over `Balanced`
@@ -11,9 +11,11 @@
 //!   those aimed clients; each task has its own stack over its own endpointer clone, as
 //!   each connection or task of a service would;
 //! - `balanced-noretry`: the same without `RetryLayer`, to tell the two layers' shares
-//!   apart.
+//!   apart;
+//! - `httpclient`: `sd_tower::HttpClient` over the same client, as users build it (boxed,
+//!   with outlier ejection and the HTTP retry classifier).
 //!
-//! The rounds alternate (direct, balanced, balanced-noretry, direct, …) so that a change in the machine's
+//! The rounds alternate (direct, balanced, balanced-noretry, httpclient, direct, …) so that a change in the machine's
 //! load falls on both; the figures are each side's medians. Servers and clients share
 //! one runtime with two workers, on the two cores: the ratio, not the rate, is the point.
 //! On a machine shared with other work the rate swings with that work, so each round also
@@ -44,14 +46,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sd_core::{BoxError, Endpointer, FixedInstancer, Instance};
 use sd_lb::RoundRobin;
-use sd_tower::{Balanced, RetryLayer};
+use sd_tower::http::HttpEndpoint;
+use sd_tower::{Balanced, HttpClient, RetryLayer, Tls};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::{Layer as _, Service, ServiceExt as _};
-
-#[path = "../examples/support/mod.rs"]
-mod support;
 
 /// Requests in flight at once: one per task.
 const TASKS: usize = 32;
@@ -74,15 +74,23 @@ fn main() {
         }
         let backends: Vec<Instance> = servers.iter().map(|a| a.to_string().into()).collect();
         let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+        // Both sides aim each request at its server the same way, with sd-tower's
+        // `HttpEndpoint` over the one client: what differs is the machinery above it.
+        let aim = |http: &Client<_, Empty<Bytes>>, instance: &Instance| {
+            HttpEndpoint::new(http.clone(), instance, Tls::Off, false)
+        };
         let aimed: Vec<_> = backends
             .iter()
-            .map(|instance| support::aimed(&http, instance).expect("an address"))
+            .map(|instance| aim(&http, instance).expect("an address"))
             .collect();
         let instancer = FixedInstancer::new(backends);
-        let endpointer = Endpointer::new(&instancer, move |instance: &Instance| {
-            support::aimed(&http, instance)
-        })
-        .expect("inside a runtime");
+        let client = HttpClient::builder()
+            .tls(Tls::Off)
+            .build_with(&instancer, http.clone())
+            .expect("inside a runtime");
+        let endpointer =
+            Endpointer::new(&instancer, move |instance: &Instance| aim(&http, instance))
+                .expect("inside a runtime");
         let retry = RetryLayer::new(3, Duration::from_secs(2));
 
         let direct = || InTurn {
@@ -93,6 +101,7 @@ fn main() {
         let round_robin = RoundRobin::new(endpointer.clone());
         let balanced = || retry.layer(Balanced::new(round_robin.clone()));
         let noretry = || Balanced::new(round_robin.clone());
+        let whole = || client.clone();
 
         println!(
             "# {TASKS} tasks, {rounds} round(s) of {secs} s per side, alternating; \
@@ -102,17 +111,20 @@ fn main() {
         rate(&direct, secs / 2.0).await;
         rate(&balanced, secs / 2.0).await;
         rate(&noretry, secs / 2.0).await;
-        let (mut direct_rounds, mut balanced_rounds, mut noretry_rounds) =
-            (Vec::new(), Vec::new(), Vec::new());
+        rate(&whole, secs / 2.0).await;
+        let (mut direct_rounds, mut balanced_rounds, mut noretry_rounds, mut whole_rounds) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             direct_rounds.push(rate(&direct, secs).await);
             balanced_rounds.push(rate(&balanced, secs).await);
             noretry_rounds.push(rate(&noretry, secs).await);
+            whole_rounds.push(rate(&whole, secs).await);
         }
         let sides = [
             ("direct", direct_rounds),
             ("balanced", balanced_rounds),
             ("balanced-noretry", noretry_rounds),
+            ("httpclient", whole_rounds),
         ];
         for (side, rounds) in sides {
             println!("# {side} rounds (requests/s, CPU µs per request): {rounds:.1?}");
