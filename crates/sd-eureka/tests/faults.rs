@@ -115,20 +115,29 @@ fn fault(mode: &Mode, is_delta: bool, valid: Vec<u8>) -> Reply {
         }
         Mode::Oversized => Reply::json(padded(&valid)),
         Mode::GzipBomb => {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            encoder.write_all(&padded(&valid)).unwrap();
-            let body = encoder.finish().unwrap();
+            let body = gzip(&padded(&valid), flate2::Compression::best());
             assert!(body.len() < LIMIT, "the bomb is small on the wire");
-            let mut bytes = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            )
-            .into_bytes();
-            bytes.extend_from_slice(&body);
-            Reply::Raw(bytes)
+            gzipped_json(&body)
         }
     }
+}
+
+/// `body` gzipped at `level`.
+fn gzip(body: &[u8], level: flate2::Compression) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
+    encoder.write_all(body).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A JSON answer whose body, `gzipped`, is sent as it is with `content-encoding: gzip`.
+fn gzipped_json(gzipped: &[u8]) -> Reply {
+    let mut bytes = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        gzipped.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(gzipped);
+    Reply::Raw(bytes)
 }
 
 /// A valid document preceded by enough whitespace to be four times the cap: only the cap
@@ -434,16 +443,7 @@ fn threads_started_fetching(body: Vec<u8>, gzipped: bool) -> usize {
         .build()
         .unwrap();
     let reply = if gzipped {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(&body).unwrap();
-        let body = encoder.finish().unwrap();
-        let mut bytes = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        bytes.extend_from_slice(&body);
-        Reply::Raw(bytes)
+        gzipped_json(&gzip(&body, flate2::Compression::default()))
     } else {
         Reply::json(body)
     };
