@@ -160,7 +160,9 @@ struct Policy<C> {
 /// increment) writes only memory of this clone's.
 struct Spare<S, C> {
     /// Behind a lock only so that the future is `Send` for any `Send` service; it is
-    /// locked twice per retry, to clone the service and to put the clone back.
+    /// locked once per retry, to clone the service. (A clone of a round robin that never
+    /// picked takes the next index of its clones' shared sequence, so consecutive
+    /// retries move on through the endpoints.)
     service: Mutex<S>,
     policy: Arc<Policy<C>>,
 }
@@ -409,9 +411,6 @@ impl<S, C> Spare<S, C> {
                 Ok(ready) => ready.call(request.clone()).await,
                 Err(failed) => Err(failed),
             };
-            // Back in its place, so that the next retry goes on from where this one's
-            // balancer left off (round robin then moves on to the next endpoint).
-            *self.service.lock().unwrap_or_else(PoisonError::into_inner) = service;
             error = match outcome {
                 Ok(response) => return Ok(response),
                 Err(failed) => failed,
