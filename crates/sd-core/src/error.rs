@@ -66,7 +66,7 @@ impl fmt::Display for Error {
             // Transparent: the backend's message is the message users need to see.
             Repr::Discovery(source) => fmt::Display::fmt(source, f),
             Repr::Closed => f.write_str("endpointer closed"),
-            Repr::NoRuntime => f.write_str("no Tokio runtime to run the endpointer's task on"),
+            Repr::NoRuntime => f.write_str("no Tokio runtime to run the background task on"),
         }
     }
 }

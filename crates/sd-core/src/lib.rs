@@ -63,6 +63,7 @@ mod instance;
 mod instancer;
 mod registrar;
 mod splitmix;
+mod task;
 
 pub use backoff::Backoff;
 pub use cache::InstanceCache;
@@ -76,3 +77,4 @@ pub use instance::{Instance, InstanceBuilder};
 pub use instancer::{Instancer, Subscription};
 pub use registrar::Registrar;
 pub use splitmix::{SplitMix64, splitmix64};
+pub use task::{OwnedTask, Stopping};
