@@ -144,7 +144,7 @@ impl<E> FromIterator<Endpoint<E>> for Endpoints<E> {
 ///
 /// Reading takes `&mut self` because each value is one *reader* with state of its own: an
 /// `Endpointer` clone caches the last published list and, on each read, only checks that
-/// the list it holds is still the published one (one atomic load of a pointer that
+/// the list it holds is still the published one (one atomic load of a generation that
 /// changes only when discovery does). So a read writes nothing that another thread reads
 /// or writes: no reference count, no lock, no shared counter; threads reading at once do
 /// not slow each other down. Give each thread or task its own clone, as tower stacks do
@@ -200,6 +200,7 @@ pub trait EndpointSource {
 impl<T: EndpointSource + ?Sized> EndpointSource for &mut T {
     type Endpoint = T::Endpoint;
 
+    #[inline]
     fn endpoints(&mut self) -> Result<&Endpoints<Self::Endpoint>, Error> {
         (**self).endpoints()
     }
@@ -212,6 +213,7 @@ impl<T: EndpointSource + ?Sized> EndpointSource for &mut T {
 impl<T: EndpointSource + ?Sized> EndpointSource for Box<T> {
     type Endpoint = T::Endpoint;
 
+    #[inline]
     fn endpoints(&mut self) -> Result<&Endpoints<Self::Endpoint>, Error> {
         (**self).endpoints()
     }

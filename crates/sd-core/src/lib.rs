@@ -33,11 +33,15 @@
 //! traffic, not the instructions, is what made reads slow down as threads were added.
 //!
 //! - **A reader per clone.** Each clone of an [`Endpointer`] keeps its own copy of the
-//!   published list (an `Arc` held in arc-swap's `Cache`). A read compares that copy's
-//!   address with the published one, one atomic load of a pointer that changes only when
-//!   discovery does, and lends the list: no reference count moves, no lock is taken,
-//!   nothing is allocated. Only after a publish does the next read take the new list (one
-//!   reference-count increment, once per change per reader).
+//!   published list (an `Arc`) and the generation it was published as. A read compares
+//!   that generation with the published one, one atomic load of a counter that changes
+//!   only when discovery does and sits on cache lines of its own, and lends the list: no
+//!   reference count moves, no lock is taken, nothing is allocated. Only after a publish
+//!   does the next read take the new list (from arc-swap, one reference-count increment
+//!   per change per reader).
+//! - **Inlined.** The check and the lend are small enough to inline into balancers and
+//!   their callers; the refresh after a publish and the clone of an error are kept out
+//!   of line, so the common read is a handful of instructions.
 //! - **No clock.** Invalidation deadlines are the endpointer's task's business: it
 //!   publishes the failure when one falls due, so readers never read the time.
 //! - **Lending.** [`EndpointSource::endpoints`] lends the list and balancers lend the

@@ -30,6 +30,7 @@ pub trait Balancer {
 impl<T: Balancer + ?Sized> Balancer for &mut T {
     type Endpoint = T::Endpoint;
 
+    #[inline]
     fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error> {
         (**self).endpoint()
     }
@@ -42,6 +43,7 @@ impl<T: Balancer + ?Sized> Balancer for &mut T {
 impl<T: Balancer + ?Sized> Balancer for Box<T> {
     type Endpoint = T::Endpoint;
 
+    #[inline]
     fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error> {
         (**self).endpoint()
     }
@@ -53,6 +55,7 @@ impl<T: Balancer + ?Sized> Balancer for Box<T> {
 
 /// The part every balancer shares: turn the source's failure or emptiness into an
 /// [`Error`], let `choose` pick an index in `0..len`, and lend that endpoint.
+#[inline]
 pub(crate) fn pick<E>(
     endpoints: Result<&Endpoints<E>, sd_core::Error>,
     choose: impl FnOnce(usize) -> usize,

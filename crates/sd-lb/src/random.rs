@@ -72,6 +72,7 @@ where
 {
     type Endpoint = S::Endpoint;
 
+    #[inline]
     fn endpoint(&mut self) -> Result<&Endpoint<S::Endpoint>, Error> {
         let generator = &mut self.generator;
         pick(self.source.endpoints(), |len| {

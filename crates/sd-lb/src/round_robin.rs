@@ -112,6 +112,7 @@ where
 {
     type Endpoint = S::Endpoint;
 
+    #[inline]
     fn endpoint(&mut self) -> Result<&Endpoint<S::Endpoint>, Error> {
         let cursor = &mut self.cursor;
         pick(self.source.endpoints(), |len| match cursor {
