@@ -56,6 +56,6 @@ pub use discover::DiscoverInstances;
 pub use error::Error;
 #[cfg(feature = "http")]
 pub use http::{HttpClient, HttpClientBuilder, HttpError, Tls};
-pub use ready_timeout::{ErrInto, ReadyTimeout, ReadyTimeoutLayer};
+pub use ready_timeout::{ReadyTimeout, ReadyTimeoutFuture, ReadyTimeoutLayer};
 pub use retry::{Callback, KeepTrying, RetryLayer, RetryService};
 pub use service::{Balanced, BalancedLayer, ResponseFuture};

@@ -1,171 +1,270 @@
 //! `ReadyTimeout`: a bounded readiness wait for any service, such as tower's p2c
 //! balancer over [`DiscoverInstances`](crate::DiscoverInstances).
 
-use std::future::Future;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use sd_core::BoxError;
-use tokio::time::{Instant, Sleep};
+use sd_core::{BoxError, OwnedTask};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use crate::Error;
 
-/// Bounds how long the inner service may stay not ready: a readiness wait that lasts
+/// How many requests may wait for the inner service at once; more wait to be queued,
+/// within their own deadline.
+const QUEUE: usize = 1024;
+
+/// Bounds how long a request waits for the inner service to be ready: one that waited
 /// `timeout` fails with [`Error::Unready`] instead of waiting on.
 ///
 /// tower's p2c `Balance` is not ready while discovery has found no instance yet (or
 /// while every instance is pending), and would keep its callers waiting for ever; under
-/// this layer they get the same bounded wait [`Balanced`](crate::Balanced) gives. A wait
-/// starts at the first `poll_ready` that finds the service not ready and ends when it is
-/// ready or fails; a caller that gave up on a wait for longer than a second starts a new
-/// one. Calls pass through untouched.
+/// this layer they get the same bounded wait [`Balanced`](crate::Balanced) gives.
+///
+/// Like tower's `Buffer`, it owns the inner service on a task of its own and hands it
+/// the requests in order, so the handle is `Clone` (one per task or connection) even
+/// when the inner service is not. The wait belongs to the request: `poll_ready` is
+/// always ready, and each request's future waits, at most `timeout` from when it was
+/// first polled, until the task has found the inner service ready and called it. A
+/// request whose caller gave up (dropped its future) is never sent to the inner service,
+/// and takes nothing from the next request's wait. The response itself is not bounded:
+/// that is a timeout's or a retry's deadline. The task starts with the first request and
+/// stops when the last handle and request are gone.
 ///
 /// ```
 /// use std::time::Duration;
 /// use sd_tower::ReadyTimeoutLayer;
 /// use tower::ServiceBuilder;
 ///
-/// let layer = ReadyTimeoutLayer::new(Duration::from_secs(5));
+/// let layer = ReadyTimeoutLayer::<String>::new(Duration::from_secs(5));
 /// # let _ = ServiceBuilder::new().layer(layer);
 /// ```
-#[derive(Debug)]
-pub struct ReadyTimeout<S> {
-    inner: S,
+pub struct ReadyTimeout<Req, F> {
+    queue: mpsc::Sender<Message<Req, F>>,
+    shared: Arc<Shared>,
     timeout: Duration,
-    wait: Option<Wait>,
 }
 
-#[derive(Debug)]
-struct Wait {
-    /// `None` when the timeout is too long for the clock: no end.
-    sleep: Option<Pin<Box<Sleep>>>,
-    /// Wakes a live wait at least every [`TICK`], so that a longer gap between polls
-    /// tells an abandoned wait from a quiet one.
-    tick: Pin<Box<Sleep>>,
-    last_poll: Instant,
+/// A request for the task, and where to send the inner service's response future.
+struct Message<Req, F> {
+    request: Req,
+    reply: oneshot::Sender<Result<F, BoxError>>,
 }
 
-/// How often a wait looks in on itself.
-const TICK: Duration = Duration::from_millis(250);
+/// What the handles share: how to start the task, then the task itself (stopped when
+/// the last handle and request are gone).
+struct Shared {
+    start: Mutex<Option<Start>>,
+    task: OnceLock<Result<OwnedTask, sd_core::Error>>,
+}
 
-/// A gap between polls this long means the wait was abandoned, not merely delayed.
-const ABANDONED: Duration = Duration::from_secs(1);
+type Start = Box<dyn FnOnce() -> Result<OwnedTask, sd_core::Error> + Send>;
 
-impl<S> ReadyTimeout<S> {
-    /// `inner`, whose readiness waits last at most `timeout` (`Duration::MAX`: no limit).
-    pub fn new(inner: S, timeout: Duration) -> Self {
+impl<Req, F> ReadyTimeout<Req, F>
+where
+    Req: Send + 'static,
+    F: Send + 'static,
+{
+    /// `inner`, whose readiness each request waits for at most `timeout`
+    /// (`Duration::MAX`: no limit).
+    pub fn new<S>(inner: S, timeout: Duration) -> Self
+    where
+        S: Service<Req, Future = F> + Send + 'static,
+        S::Error: Into<BoxError>,
+    {
+        let (queue, requests) = mpsc::channel(QUEUE);
+        // Started by the first request, which runs where tasks can be spawned; so this
+        // constructor (and `Layer::layer`) works anywhere.
+        let start: Start = Box::new(move || OwnedTask::spawn(|_| serve(inner, requests)));
         Self {
-            inner,
+            queue,
+            shared: Arc::new(Shared {
+                start: Mutex::new(Some(start)),
+                task: OnceLock::new(),
+            }),
             timeout,
-            wait: None,
         }
     }
+}
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
+impl Shared {
+    /// Starts the task unless it is running; the reason it cannot run otherwise.
+    fn ensure_started(&self) -> Result<(), BoxError> {
+        let task = self.task.get_or_init(|| {
+            let start = self
+                .start
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            match start {
+                Some(start) => start(),
+                // Unreachable: `get_or_init` runs this once.
+                None => Err(sd_core::Error::closed()),
+            }
+        });
+        match task {
+            Ok(_) => Ok(()),
+            Err(error) => Err(Box::new(error.clone())),
+        }
     }
 }
 
-impl<S: Clone> Clone for ReadyTimeout<S> {
-    /// A clone has no wait under way.
-    fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), self.timeout)
-    }
-}
-
-impl<S, Req> Service<Req> for ReadyTimeout<S>
+/// The task: hands each request, in order, to `inner` once it is ready, skipping those
+/// whose caller gave up.
+async fn serve<S, Req>(mut inner: S, mut requests: mpsc::Receiver<Message<Req, S::Future>>)
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
 {
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = ErrInto<S::Future>;
+    while let Some(Message { request, mut reply }) = requests.recv().await {
+        let readiness = tokio::select! {
+            biased;
+            // The caller gave up: its deadline passed, or it dropped the request.
+            () = reply.closed() => continue,
+            readiness = poll_fn(|cx| inner.poll_ready(cx)) => readiness,
+        };
+        let answer = match readiness {
+            Ok(()) => Ok(inner.call(request)),
+            // The error goes to this request; the next one polls the service afresh.
+            Err(error) => Err(error.into()),
+        };
+        // Gone only when the caller gave up at this very moment; nothing to do then.
+        let _ = reply.send(answer);
+    }
+}
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        if let Poll::Ready(outcome) = self.inner.poll_ready(cx) {
-            self.wait = None;
-            return Poll::Ready(outcome.map_err(Into::into));
+impl<Req, F> Clone for ReadyTimeout<Req, F> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            shared: Arc::clone(&self.shared),
+            timeout: self.timeout,
         }
-        let now = Instant::now();
-        if self
-            .wait
-            .as_ref()
-            .is_some_and(|w| now.saturating_duration_since(w.last_poll) > ABANDONED)
-        {
-            self.wait = None;
-        }
-        let timeout = self.timeout;
-        let wait = self.wait.get_or_insert_with(|| Wait {
-            sleep: now
-                .checked_add(timeout)
-                .map(|at| Box::pin(tokio::time::sleep_until(at))),
-            tick: Box::pin(tokio::time::sleep_until(now)),
-            last_poll: now,
-        });
-        wait.last_poll = now;
-        if let Some(Poll::Ready(())) = wait.sleep.as_mut().map(|s| s.as_mut().poll(cx)) {
-            self.wait = None;
-            return Poll::Ready(Err(Box::new(Error::Unready(timeout))));
-        }
-        wait.tick
-            .as_mut()
-            .reset(now.checked_add(TICK).unwrap_or(now));
-        // Registers the wake-up; a tick due at once is simply looked at on the next poll.
-        if wait.tick.as_mut().poll(cx).is_ready() {
-            cx.waker().wake_by_ref();
-        }
-        Poll::Pending
+    }
+}
+
+impl<Req, F> fmt::Debug for ReadyTimeout<Req, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadyTimeout")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Req, F, T, E> Service<Req> for ReadyTimeout<Req, F>
+where
+    Req: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    E: Into<BoxError>,
+    T: Send + 'static,
+{
+    type Response = T;
+    type Error = BoxError;
+    type Future = ReadyTimeoutFuture<T>;
+
+    /// Always ready: the wait is the request's.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        ErrInto {
-            inner: self.inner.call(request),
+        let queue = self.queue.clone();
+        let shared = Arc::clone(&self.shared);
+        let timeout = self.timeout;
+        ReadyTimeoutFuture {
+            inner: Box::pin(async move {
+                shared.ensure_started()?;
+                let (reply, answer) = oneshot::channel();
+                let waiting = async move {
+                    // Only a task that ended (aborted or panicked) drops these.
+                    let gone =
+                        || -> BoxError { Box::new(Error::Discovery(sd_core::Error::closed())) };
+                    queue
+                        .send(Message { request, reply })
+                        .await
+                        .map_err(|_| gone())?;
+                    answer.await.map_err(|_| gone())?
+                };
+                let called = match Instant::now().checked_add(timeout) {
+                    Some(deadline) => tokio::time::timeout_at(deadline, waiting)
+                        .await
+                        .map_err(|_| -> BoxError { Box::new(Error::Unready(timeout)) })??,
+                    // A timeout too long for the clock: no end.
+                    None => waiting.await?,
+                };
+                called.await.map_err(Into::into)
+            }),
+            _response: PhantomData,
         }
     }
 }
 
-pin_project_lite::pin_project! {
-    /// The inner service's future, its error boxed.
-    #[derive(Debug)]
-    pub struct ErrInto<F> {
-        #[pin]
-        inner: F,
-    }
+/// The response of [`ReadyTimeout`]: the wait for the inner service, then its response.
+pub struct ReadyTimeoutFuture<T> {
+    inner: Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>,
+    _response: PhantomData<fn() -> T>,
 }
 
-impl<F, T, E> Future for ErrInto<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
-{
+impl<T> Future for ReadyTimeoutFuture<T> {
     type Output = Result<T, BoxError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx).map_err(Into::into)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
     }
 }
 
-/// A [`Layer`] of [`ReadyTimeout`].
-#[derive(Debug, Clone, Copy)]
-pub struct ReadyTimeoutLayer {
-    timeout: Duration,
+impl<T> fmt::Debug for ReadyTimeoutFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReadyTimeoutFuture")
+    }
 }
 
-impl ReadyTimeoutLayer {
+/// A [`Layer`] of [`ReadyTimeout`] for requests of type `Req`.
+pub struct ReadyTimeoutLayer<Req> {
+    timeout: Duration,
+    _request: PhantomData<fn(Req)>,
+}
+
+impl<Req> ReadyTimeoutLayer<Req> {
     /// Readiness waits of at most `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        Self { timeout }
+        Self {
+            timeout,
+            _request: PhantomData,
+        }
     }
 }
 
-impl<S> Layer<S> for ReadyTimeoutLayer {
-    type Service = ReadyTimeout<S>;
+impl<Req> Clone for ReadyTimeoutLayer<Req> {
+    fn clone(&self) -> Self {
+        Self::new(self.timeout)
+    }
+}
 
-    fn layer(&self, inner: S) -> ReadyTimeout<S> {
+impl<Req> fmt::Debug for ReadyTimeoutLayer<Req> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadyTimeoutLayer")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl<S, Req> Layer<S> for ReadyTimeoutLayer<Req>
+where
+    S: Service<Req> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    Req: Send + 'static,
+{
+    type Service = ReadyTimeout<Req, S::Future>;
+
+    fn layer(&self, inner: S) -> Self::Service {
         ReadyTimeout::new(inner, self.timeout)
     }
 }

@@ -185,69 +185,130 @@ async fn discover_stream_keeps_services_on_an_error_event() {
     assert_fair(&log.per_instance(), &["a:1", "b:1"], 200);
 }
 
-/// p2c with pending-requests load over `cache`, its readiness waits bounded at 2 s.
+/// p2c with pending-requests load over `cache`, recording into `log`, its readiness
+/// waits bounded at 2 s.
 fn p2c_with_ready_timeout(
     cache: &InstanceCache,
-) -> impl Service<Req, Response = Arc<str>, Error = BoxError> {
+    log: &Log,
+) -> impl Service<Req, Response = Arc<str>, Error = BoxError, Future: Send + 'static>
++ Clone
++ Send
++ 'static
++ use<> {
     tower::ServiceBuilder::new()
-        .layer(sd_tower::ReadyTimeoutLayer::new(
-            std::time::Duration::from_secs(2),
-        ))
+        .layer(sd_tower::ReadyTimeoutLayer::new(Duration::from_secs(2)))
         .service(Balance::new(PendingRequestsDiscover::new(
-            DiscoverInstances::new(cache, recording(&Log::default(), |_| Behaviour::Healthy)),
+            DiscoverInstances::new(cache, recording(log, |_| Behaviour::Healthy)),
             CompleteOnResponse::default(),
         )))
 }
 
+/// Whether `error` is sd-tower's `Unready`.
+fn is_unready(error: &BoxError) -> bool {
+    error
+        .downcast_ref::<sd_tower::Error>()
+        .is_some_and(sd_tower::Error::is_unready)
+}
+
 /// With no instance discovered yet, p2c is not ready for as long as that lasts; under
-/// `ReadyTimeoutLayer` the wait is bounded like `Balanced`'s, and once instances appear
-/// requests flow.
+/// `ReadyTimeoutLayer` a request's wait is bounded like `Balanced`'s, and once instances
+/// appear requests flow.
 #[tokio::test(start_paused = true)]
 async fn p2c_under_a_ready_timeout_does_not_wait_for_ever() {
     let cache = InstanceCache::new();
-    let mut service = p2c_with_ready_timeout(&cache);
+    let service = p2c_with_ready_timeout(&cache, &Log::default());
     let began = tokio::time::Instant::now();
-    let Err(error) = harness::bounded("the wait", service.ready())
+    let error = bounded("the wait", service.clone().oneshot(Req::new(0)))
         .await
-        .map(drop)
-    else {
-        panic!("ready with no instance");
-    };
-    assert_eq!(began.elapsed(), std::time::Duration::from_secs(2));
-    let typed = error
-        .downcast_ref::<sd_tower::Error>()
-        .unwrap_or_else(|| panic!("not an sd_tower::Error: {error:?}"));
-    assert!(typed.is_unready(), "{typed:?}");
+        .expect_err("answered with no instance");
+    assert_eq!(began.elapsed(), Duration::from_secs(2));
+    assert!(is_unready(&error), "{error:?}");
 
     cache.update(Instances::new(["a:1"]));
-    let reply = harness::bounded("a request", async {
-        service.ready().await?.call(Req::new(0)).await
-    })
-    .await
-    .unwrap();
+    let reply = bounded("a request", service.oneshot(Req::new(1)))
+        .await
+        .unwrap();
     assert_eq!(&*reply, "a:1");
 }
 
-/// A wait its caller gave up on does not shorten the next one: the new wait gets the
-/// whole timeout.
+/// A request its caller gave up on takes nothing from the next one's wait, and is never
+/// sent: once an instance appears, only the request still waiting reaches it.
 #[tokio::test(start_paused = true)]
-async fn an_abandoned_p2c_wait_does_not_shorten_the_next_one() {
+async fn an_abandoned_p2c_request_is_not_sent_and_does_not_shorten_the_next_wait() {
     let cache = InstanceCache::new();
-    let mut service = p2c_with_ready_timeout(&cache);
-    let abandoned =
-        tokio::time::timeout(std::time::Duration::from_millis(1500), service.ready()).await;
+    let log = Log::default();
+    let service = p2c_with_ready_timeout(&cache, &log);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(1500),
+        service.clone().oneshot(Req::new(1)),
+    )
+    .await;
     assert!(abandoned.is_err(), "still waiting when abandoned");
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
     let began = tokio::time::Instant::now();
-    let Err(error) = harness::bounded("the second wait", service.ready())
+    let error = bounded("the second wait", service.clone().oneshot(Req::new(2)))
         .await
-        .map(drop)
-    else {
-        panic!("ready with no instance");
-    };
-    assert!(
-        error.to_string().contains("no endpoint became ready"),
-        "{error}"
+        .expect_err("answered with no instance");
+    assert!(is_unready(&error), "{error:?}");
+    assert_eq!(began.elapsed(), Duration::from_secs(2), "the whole timeout");
+
+    let waiting = tokio::spawn(service.clone().oneshot(Req::new(3)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cache.update(Instances::new(["a:1"]));
+    let reply = bounded("the third request", waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&*reply, "a:1");
+    let sent: Vec<(String, u64)> = log.take().into_iter().map(|r| (r.instance, r.n)).collect();
+    assert_eq!(
+        sent,
+        [("a:1".to_owned(), 3)],
+        "only the request still waiting was sent"
     );
-    assert_eq!(began.elapsed(), std::time::Duration::from_secs(2));
+}
+
+/// Clones share one task and one inner service; dropping the last one stops the task,
+/// which drops the balancer and so unsubscribes from discovery.
+#[tokio::test]
+async fn dropping_the_last_ready_timeout_handle_stops_its_task() {
+    let cache = InstanceCache::with_state(Instances::new(["a:1", "b:1"]));
+    let service = p2c_with_ready_timeout(&cache, &Log::default());
+    let mut clone = service.clone();
+    bounded("a request", async {
+        clone.ready().await?.call(Req::new(0)).await
+    })
+    .await
+    .unwrap();
+    assert_eq!(cache.subscriber_count(), 1);
+    drop(service);
+    assert_eq!(cache.subscriber_count(), 1, "a clone still holds the task");
+    drop(clone);
+    bounded("the task to stop", async {
+        while cache.subscriber_count() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
+
+/// The layer applies anywhere (the task starts with the first request), so a stack can
+/// be built before the runtime is.
+#[test]
+fn a_ready_timeout_built_outside_a_runtime_serves_inside_one() {
+    let cache = InstanceCache::with_state(Instances::new(["a:1"]));
+    let service = std::thread::scope(|s| {
+        s.spawn(|| p2c_with_ready_timeout(&cache, &Log::default()))
+            .join()
+            .unwrap()
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reply = runtime
+        .block_on(bounded("a request", service.oneshot(Req::new(0))))
+        .unwrap();
+    assert_eq!(&*reply, "a:1");
 }
