@@ -15,6 +15,8 @@
 //! - `random-N-tT`: `Random::endpoint()`, a generator per clone.
 //! - `round_robin_shared-16-tT`: `RoundRobin::shared`'s `endpoint()`, one counter that
 //!   every clone advances: go-kit's round robin, which its peer case measures.
+//! - `floor-tT`: the harness alone, a call that only bumps a local counter: what every
+//!   other figure includes besides the operation (the Go program measures its own).
 //!
 //! `cargo bench -p sd-lb --bench peers`
 
@@ -84,6 +86,18 @@ fn peers(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     let mut group = c.benchmark_group("peers");
+    for threads in [1, 2] {
+        group.bench_function(format!("floor-t{threads}"), |b| {
+            b.iter_custom(|iters| {
+                per_thread(
+                    threads,
+                    iters,
+                    || 0_u64,
+                    |count| *count = black_box(*count + 1),
+                )
+            });
+        });
+    }
     for n in [16, 100] {
         let endpointer = endpointer(&rt, n);
         for threads in [1, 2] {

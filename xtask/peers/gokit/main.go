@@ -21,6 +21,7 @@
 //     goroutines share its balancer.
 //   - random-N-tT: lb.NewRandom(endpointer, seed).Endpoint(), one balancer per goroutine:
 //     its *rand.Rand is not safe for concurrent use, so sharing one would be a data race.
+//   - floor-tT: a call that only returns a constant: the harness's own cost per call.
 //
 // Output: one line per case, `gokit ID NS`; lines starting with `#` are comments.
 package main
@@ -60,6 +61,13 @@ func main() {
 	fmt.Printf("# %s, GOMAXPROCS %d, %d rounds of about %v per case\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), *rounds, *roundTime)
 
+	// The harness alone: a call that only returns a constant.
+	for _, threads := range []int{1, 2} {
+		ns := measure(threads, *rounds, *roundTime, func(int) func() int {
+			return func() int { return 1 }
+		})
+		fmt.Printf("gokit floor-t%d %.2f\n", threads, ns)
+	}
 	for _, n := range []int{16, 100} {
 		endpointer := newEndpointer(n)
 		roundRobin := lb.NewRoundRobin(endpointer)
