@@ -64,15 +64,19 @@ impl OwnedTask {
     }
 
     /// Asks the task to stop, waits for it at most `limit`, and aborts it if it is still
-    /// running then.
+    /// running then. Returns once the task is gone, so nothing it does can happen after
+    /// this: an abort takes effect as soon as the task's current poll returns.
     pub async fn stop_within(mut self, limit: Duration) {
         if let Some(stop) = self.stop.take() {
             // Gone already when the task has returned; nothing to tell then.
             let _ = stop.send(());
         }
         // A limit too large to add to the clock is no limit.
-        let _ = tokio::time::timeout(limit, &mut self.handle).await;
-        // Drop aborts whatever is left.
+        if tokio::time::timeout(limit, &mut self.handle).await.is_err() {
+            self.handle.abort();
+            // Cancelled (or, had it just finished, done): either way, gone.
+            let _ = (&mut self.handle).await;
+        }
     }
 }
 

@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sd_core::{Event, InstanceCache, Instances, Subscription};
-use tokio::sync::{Notify, oneshot};
+use sd_core::{Event, InstanceCache, Instances, OwnedTask, Subscription};
+use tokio::sync::Notify;
 
 use crate::registrar::now_millis;
 use crate::{Applications, Connection, Error, InstanceInfo, Status};
@@ -219,24 +219,12 @@ pub(crate) fn to_instance(i: &InstanceInfo) -> sd_core::Instance {
     b.build()
 }
 
-/// Owns the poller task of one connection; the task stops when this is dropped.
+/// Owns the poller task of one connection; dropping this aborts the task, cancelling the
+/// poll in flight.
 #[derive(Debug)]
 pub(crate) struct PollerHandle {
     shared: Arc<PollerShared>,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
-}
-
-impl Drop for PollerHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self
-            .stop
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            let _ = stop.send(());
-        }
-    }
+    _task: OwnedTask,
 }
 
 #[derive(Debug)]
@@ -375,17 +363,12 @@ impl PollerShared {
     }
 }
 
-/// Polls until stopped; a poll in flight is dropped (its requests cancelled) the moment
-/// the last instancer goes.
-async fn run(shared: Arc<PollerShared>, mut stop: oneshot::Receiver<()>) {
+/// Polls for as long as it runs; the last instancer's going aborts it, a poll in flight
+/// included (its requests cancelled).
+async fn run(shared: Arc<PollerShared>) {
     loop {
+        shared.poll().await;
         tokio::select! {
-            biased;
-            _ = &mut stop => return,
-            () = shared.poll() => {}
-        }
-        tokio::select! {
-            _ = &mut stop => return,
             () = tokio::time::sleep(shared.interval) => {}
             () = shared.wake.notified() => {}
         }
@@ -399,8 +382,6 @@ impl Connection {
         if let Some(poller) = slot.upgrade() {
             return Ok(poller);
         }
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| Error::new(crate::error::ErrorKind::NoRuntime("an Instancer")))?;
         let shared = Arc::new(PollerShared {
             connection: self.clone(),
             interval: self.poll_interval(),
@@ -411,11 +392,11 @@ impl Connection {
             wake: Notify::new(),
             stats: PollCounters::default(),
         });
-        let (stop, stop_rx) = oneshot::channel();
-        runtime.spawn(run(Arc::clone(&shared), stop_rx));
+        let task = OwnedTask::spawn(|_| run(Arc::clone(&shared)))
+            .map_err(|_| Error::new(crate::error::ErrorKind::NoRuntime("an Instancer")))?;
         let poller = Arc::new(PollerHandle {
             shared,
-            stop: Mutex::new(Some(stop)),
+            _task: task,
         });
         *slot = Arc::downgrade(&poller);
         Ok(poller)

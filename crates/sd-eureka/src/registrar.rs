@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sd_core::Backoff;
+use sd_core::{Backoff, OwnedTask, Stopping};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -118,10 +118,9 @@ struct Shared {
 /// The running heartbeat task and the ways to reach it.
 #[derive(Debug)]
 struct Heartbeat {
-    stop: oneshot::Sender<()>,
     /// Asks the task to register now (after a local change) and to say how it went.
     changes: mpsc::UnboundedSender<Waiter>,
-    task: JoinHandle<()>,
+    task: OwnedTask,
 }
 
 /// Told the outcome of the next registration.
@@ -270,18 +269,11 @@ impl Registrar {
             if task.as_ref().is_some_and(|h| !h.task.is_finished()) {
                 return Ok(());
             }
-            let runtime = tokio::runtime::Handle::try_current()
-                .map_err(|_| Error::new(ErrorKind::NoRuntime("a Registrar")))?;
-            let (stop, stop_rx) = oneshot::channel();
             let (changes, changes_rx) = mpsc::unbounded_channel();
-            let handle = runtime.spawn(run(
-                Arc::clone(&self.handle.shared),
-                stop_rx,
-                changes_rx,
-                first_tx,
-            ));
+            let shared = Arc::clone(&self.handle.shared);
+            let handle = OwnedTask::spawn(|stop| run(shared, stop, changes_rx, first_tx))
+                .map_err(|_| Error::new(ErrorKind::NoRuntime("a Registrar")))?;
             *task = Some(Heartbeat {
-                stop,
                 changes,
                 task: handle,
             });
@@ -436,13 +428,10 @@ impl sd_core::Registrar for Registrar {
 
 impl Heartbeat {
     /// Stops the task and waits (at most `limit`) until it has; aborted if it has not by
-    /// then. The task drops any request in flight the moment it sees the signal.
+    /// then, and gone either way when this returns. The task drops any request in flight
+    /// the moment it sees the signal.
     async fn stop_within(self, limit: Duration) {
-        let _ = self.stop.send(());
-        let mut task = self.task;
-        if tokio::time::timeout(limit, &mut task).await.is_err() {
-            task.abort();
-        }
+        self.task.stop_within(limit).await;
     }
 }
 
@@ -534,15 +523,13 @@ impl Drop for Handle {
     fn drop(&mut self) {
         let heartbeat = self.shared.lock_task().take();
         let Some(heartbeat) = heartbeat else { return };
-        let _ = heartbeat.stop.send(());
-        heartbeat.task.abort();
         // Best effort: a registrar dropped without deregister() still leaves the registry,
-        // if a runtime is there to send the request, once the task has stopped.
+        // if a runtime is there to send the request, once the task is gone. Without one,
+        // dropping the heartbeat aborts its task.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let shared = Arc::clone(&self.shared);
-            let task = heartbeat.task;
             runtime.spawn(async move {
-                let _ = task.await;
+                heartbeat.stop_within(Duration::ZERO).await;
                 let _ = shared.cancel(shared.deregister_timeout).await;
             });
         }
@@ -553,7 +540,7 @@ impl Drop for Handle {
 /// on a 404 or when a local change asks for it. Every await watches `stop`.
 async fn run(
     shared: Arc<Shared>,
-    mut stop: oneshot::Receiver<()>,
+    mut stop: Stopping,
     mut changes: mpsc::UnboundedReceiver<Waiter>,
     first: Waiter,
 ) {
@@ -564,7 +551,7 @@ async fn run(
         if let Some(health) = &shared.health {
             let status = tokio::select! {
                 biased;
-                _ = &mut stop => return,
+                () = &mut stop => return,
                 status = health.ask() => status,
             };
             if shared.apply_health(status) {
@@ -590,7 +577,7 @@ async fn run(
         };
         let outcome = tokio::select! {
             biased;
-            _ = &mut stop => return,
+            () = &mut stop => return,
             outcome = request => outcome,
         };
         match outcome {
@@ -637,7 +624,7 @@ async fn run(
         };
         tokio::select! {
             biased;
-            _ = &mut stop => return,
+            () = &mut stop => return,
             Some(waiter) = changes.recv() => {
                 // A local change: register it now, and answer everyone who asked.
                 waiters.push(waiter);
