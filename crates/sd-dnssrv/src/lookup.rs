@@ -73,6 +73,11 @@ impl SrvLookup {
         opts.positive_min_ttl = None;
         opts.negative_min_ttl = None;
         opts.use_hosts_file = ResolveHosts::Never;
+        // EDNS0, as modern stub resolvers do: UDP answers up to 1232 bytes, and a
+        // truncated answer (then asked again over TCP) beyond. Without it hickory reads
+        // at most 512 bytes of a datagram, and drops a longer answer from a server that
+        // does not truncate.
+        opts.edns0 = true;
         opts.timeout = (options.deadline / 2).min(MAX_TRY);
         opts.attempts = 2;
         let resolver =

@@ -12,7 +12,8 @@ use std::time::Duration;
 use sd_core::{BoxError, EndpointSource as _, Endpointer, Instance, Instancer as _};
 use sd_dnssrv::{Instancer, Transport};
 use support::{
-    DnsServer, FakeServer, Mode, TcpBlackHole, WAIT, fqdn, until, until_error, until_set,
+    DnsServer, FakeServer, Mode, TcpBlackHole, TcpGarbage, WAIT, fqdn, until, until_error,
+    until_set,
 };
 
 #[tokio::test]
@@ -86,6 +87,51 @@ async fn a_server_that_never_answers_fails_each_lookup_at_its_deadline() {
 
     // The lookups go on (backing off), and the first answer is published.
     silent.set_mode(Mode::Answer);
+    until_set(&mut sub, &["a.sd.test:80"]).await;
+}
+
+#[tokio::test]
+async fn a_tcp_server_that_accepts_and_never_answers_fails_at_the_deadline() {
+    let hole = TcpBlackHole::start().await;
+    let instancer = Instancer::builder("_http._tcp.hole.sd.test.")
+        .name_server(hole.addr)
+        .transport(Transport::Tcp)
+        .interval(Duration::from_secs(3600))
+        .lookup_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let mut sub = instancer.subscribe();
+    until_error(&mut sub, "timed out after 300ms").await;
+}
+
+#[tokio::test]
+async fn garbage_over_tcp_is_an_error_by_the_deadline() {
+    // hickory drops answers it cannot decode and goes on waiting for a real one (over
+    // UDP, against spoofing; over TCP too): the lookup's deadline is what ends it.
+    let garbage = TcpGarbage::start().await;
+    let instancer = Instancer::builder("_http._tcp.garbage.sd.test.")
+        .name_server(garbage.addr)
+        .transport(Transport::Tcp)
+        .interval(Duration::from_secs(3600))
+        .lookup_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let mut sub = instancer.subscribe();
+    until_error(&mut sub, "timed out after 500ms").await;
+}
+
+#[tokio::test]
+async fn a_dead_name_server_is_passed_over_for_the_next() {
+    let silent = FakeServer::start(Mode::Silent).await;
+    let good = FakeServer::start(Mode::Answer).await;
+    let instancer = Instancer::builder("_http._tcp.two.sd.test.")
+        .name_server(silent.addr())
+        .name_server(good.addr())
+        .interval(Duration::from_secs(3600))
+        .lookup_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let mut sub = instancer.subscribe();
     until_set(&mut sub, &["a.sd.test:80"]).await;
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sd_core::Instancer as _;
 use sd_dnssrv::{Instancer, InstancerBuilder, PRIORITY, Transport, WEIGHT};
-use support::{DnsServer, fqdn, ids, until_error, until_set};
+use support::{DnsServer, fqdn, ids, until, until_error, until_set};
 
 /// Fast polls; TTLs of the records are long unless a test says otherwise, so that a
 /// resolver cache would hide every change.
@@ -73,6 +73,26 @@ async fn every_event_is_the_whole_sorted_set_over_udp_and_tcp() {
         );
         assert_eq!(instancer.state(), Some(now));
     }
+}
+
+#[tokio::test]
+async fn an_answer_too_large_for_udp_comes_over_tcp() {
+    // 60 records are some 1,900 bytes: more than the 1,232 a datagram may carry, so the
+    // server truncates its UDP answer and the lookup asks again over TCP.
+    let mut server = DnsServer::start().await;
+    let name = "_http._tcp.large";
+    let targets: Vec<String> = (0..60)
+        .map(|n| format!("instance-{n:02}.sd.test."))
+        .collect();
+    let records: Vec<_> = targets.iter().map(|t| (0, 0, 8080, t.as_str())).collect();
+    server.set(name, 3600, &records).await;
+    let instancer = builder(&server, name).build().unwrap();
+    let mut sub = instancer.subscribe();
+    let event = until(&mut sub, "60 instances", |e| {
+        e.instances().is_some_and(|set| set.len() == 60)
+    })
+    .await;
+    assert_eq!(ids(&event)[59], "instance-59.sd.test:8080");
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use hickory_server::proto::rr::rdata::{SOA, SRV};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_server::store::in_memory::InMemoryAuthority;
 use sd_core::{Event, Subscription};
-use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -319,24 +319,75 @@ impl Drop for TcpBlackHole {
     }
 }
 
+/// A TCP "name server" that answers every query with a length-prefixed message that is
+/// no DNS message.
+pub(crate) struct TcpGarbage {
+    pub(crate) addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl TcpGarbage {
+    pub(crate) async fn start() -> Self {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    loop {
+                        let Ok(len) = stream.read_u16().await else {
+                            return;
+                        };
+                        let mut query = vec![0u8; usize::from(len)];
+                        if stream.read_exact(&mut query).await.is_err() {
+                            return;
+                        }
+                        // The query's id, a header claiming records, then noise.
+                        let mut reply = query.get(..2).unwrap_or(&[0, 0]).to_vec();
+                        reply.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 9, 0, 0, 0, 0]);
+                        reply.extend_from_slice(b"\x3fnot a name\xff\xff");
+                        let framed = [
+                            &u16::try_from(reply.len()).unwrap().to_be_bytes()[..],
+                            &reply,
+                        ]
+                        .concat();
+                        if stream.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, task }
+    }
+}
+
+impl Drop for TcpGarbage {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Waits (at most [`WAIT`]) for an event that satisfies `wanted`; returns it.
 pub(crate) async fn until(
     sub: &mut Subscription,
     what: &str,
     wanted: impl Fn(&Event) -> bool,
 ) -> Event {
+    let mut seen = Vec::new();
     let result = tokio::time::timeout(WAIT, async {
-        let mut seen = Vec::new();
         loop {
             match sub.next().await {
                 Some(event) if wanted(&event) => return event,
                 Some(event) => seen.push(event),
-                None => panic!("the instancer ended while waiting for {what}; saw {seen:?}"),
+                None => panic!("the instancer ended while waiting for {what}"),
             }
         }
     })
     .await;
-    result.unwrap_or_else(|_elapsed| panic!("gave up after {WAIT:?} waiting for {what}"))
+    result.unwrap_or_else(|_elapsed| {
+        let last: Vec<_> = seen.iter().rev().take(3).collect();
+        panic!("gave up after {WAIT:?} waiting for {what}; the last events: {last:?}")
+    })
 }
 
 /// Waits for the set to be exactly `ids`.
