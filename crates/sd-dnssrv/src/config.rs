@@ -23,8 +23,8 @@ pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Transport {
-    /// UDP, and TCP for an answer too large for a datagram (truncated): what stub
-    /// resolvers do.
+    /// UDP with EDNS0 (answers up to 1232 bytes), and TCP for an answer too large for a
+    /// datagram (truncated): what stub resolvers do.
     #[default]
     Udp,
     /// TCP only (for name servers behind a firewall that drops DNS over UDP, or to get

@@ -163,6 +163,20 @@ async fn garbage_and_servfail_answers_are_errors_and_the_next_good_answer_recove
 }
 
 #[tokio::test]
+async fn the_longest_durations_are_accepted_and_work() {
+    let fake = FakeServer::start(Mode::Answer).await;
+    let instancer = Instancer::builder("_http._tcp.max.sd.test.")
+        .name_server(fake.addr())
+        .interval(Duration::MAX)
+        .ttl_floor(Duration::MAX)
+        .lookup_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let mut sub = instancer.subscribe();
+    until_set(&mut sub, &["a.sd.test:80"]).await;
+}
+
+#[tokio::test]
 async fn dropping_the_last_handle_stops_the_poller() {
     let fake = FakeServer::start(Mode::Answer).await;
     // TTL 0 and a short floor: a poller still running would ask many times a second.
