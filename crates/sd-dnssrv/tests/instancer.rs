@@ -146,6 +146,12 @@ async fn a_ttl_shorter_than_the_interval_brings_the_next_poll_forward() {
     until_set(&mut sub, &["t2.sd.test:80"]).await;
     server.set(name, 1, &[(0, 0, 80, "t3.sd.test.")]).await;
     until_set(&mut sub, &["t3.sd.test:80"]).await;
+
+    // A negative answer is trusted for the SOA's negative TTL (1 s) only, too.
+    server.remove(name).await;
+    until_set(&mut sub, &[]).await;
+    server.set(name, 1, &[(0, 0, 80, "t4.sd.test.")]).await;
+    until_set(&mut sub, &["t4.sd.test:80"]).await;
 }
 
 #[tokio::test]
