@@ -8,6 +8,7 @@ use sd_core::{Event, InstanceCache, OwnedTask, Stopping, Subscription};
 use crate::config::InstancerBuilder;
 use crate::lookup::SrvLookup;
 use crate::schedule::Schedule;
+use crate::stats::{Counters, InstancerStats};
 use crate::{Error, records::Answer};
 
 /// Follows the SRV records of one name and publishes them as [`sd_core::Event`]s: the
@@ -63,6 +64,7 @@ pub struct Instancer {
 struct Inner {
     name: String,
     cache: Arc<InstanceCache>,
+    counters: Arc<Counters>,
     /// Aborts the poller when the last handle or subscription goes.
     _poller: OwnedTask,
 }
@@ -89,18 +91,30 @@ impl Instancer {
         self.inner.cache.state()
     }
 
+    /// What the poller has done: lookups, failures, the last success (for health checks).
+    pub fn stats(&self) -> InstancerStats {
+        self.inner.counters.snapshot()
+    }
+
     pub(crate) fn start(lookup: SrvLookup, schedule: Schedule) -> Result<Self, Error> {
         let name = lookup.name().to_owned();
         let cache = Arc::new(InstanceCache::new());
+        let counters = Arc::new(Counters::default());
         let poller = {
-            let cache = Arc::clone(&cache);
-            OwnedTask::spawn(move |stopping| poll(lookup, schedule, cache, stopping))
+            let poller = Poller {
+                lookup,
+                schedule,
+                cache: Arc::clone(&cache),
+                counters: Arc::clone(&counters),
+            };
+            OwnedTask::spawn(move |stopping| poller.run(stopping))
                 .map_err(|_| Error::no_runtime())?
         };
         Ok(Self {
             inner: Arc::new(Inner {
                 name,
                 cache,
+                counters,
                 _poller: poller,
             }),
         })
@@ -115,48 +129,55 @@ impl sd_core::Instancer for Instancer {
     }
 }
 
-/// Looks up, publishes, waits; until stopped or aborted.
-async fn poll(
+/// What the poller task owns.
+struct Poller {
     lookup: SrvLookup,
     schedule: Schedule,
     cache: Arc<InstanceCache>,
-    mut stopping: Stopping,
-) {
-    let name = lookup.name().to_owned();
-    let mut failures: u32 = 0;
-    loop {
-        let outcome = tokio::select! {
-            biased;
-            () = &mut stopping => return,
-            outcome = lookup.lookup() => outcome,
-        };
-        let wait = match outcome {
-            Ok(Answer { instances, ttl }) => {
-                failures = 0;
-                let count = instances.len();
-                if cache.update(instances) {
-                    tracing::info!(srv = %name, instances = count, "SRV instances changed");
+    counters: Arc<Counters>,
+}
+
+impl Poller {
+    /// Looks up, publishes, waits; until stopped or aborted.
+    async fn run(self, mut stopping: Stopping) {
+        let name = self.lookup.name().to_owned();
+        let mut failures: u32 = 0;
+        loop {
+            let outcome = tokio::select! {
+                biased;
+                () = &mut stopping => return,
+                outcome = self.lookup.lookup() => outcome,
+            };
+            let wait = match outcome {
+                Ok(Answer { instances, ttl }) => {
+                    failures = 0;
+                    self.counters.success();
+                    let count = instances.len();
+                    if self.cache.update(instances) {
+                        tracing::info!(srv = %name, instances = count, "SRV instances changed");
+                    }
+                    let wait = self.schedule.after_answer(ttl);
+                    tracing::debug!(srv = %name, instances = count, ?ttl, next_poll = ?wait, "SRV lookup done");
+                    wait
                 }
-                let wait = schedule.after_answer(ttl);
-                tracing::debug!(srv = %name, instances = count, ?ttl, next_poll = ?wait, "SRV lookup done");
-                wait
-            }
-            Err(error) => {
-                failures = failures.saturating_add(1);
-                let wait = schedule.after_failure(failures);
-                let event = Event::Error(sd_core::Error::discovery(error.clone()));
-                if cache.update(event) {
-                    tracing::warn!(srv = %name, %error, next_poll = ?wait, "SRV lookup failed; endpointers keep the last good instances");
-                } else {
-                    tracing::debug!(srv = %name, %error, failures, next_poll = ?wait, "SRV lookup failed again");
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    self.counters.failure();
+                    let wait = self.schedule.after_failure(failures);
+                    let event = Event::Error(sd_core::Error::discovery(error.clone()));
+                    if self.cache.update(event) {
+                        tracing::warn!(srv = %name, %error, next_poll = ?wait, "SRV lookup failed; endpointers keep the last good instances");
+                    } else {
+                        tracing::debug!(srv = %name, %error, failures, next_poll = ?wait, "SRV lookup failed again");
+                    }
+                    wait
                 }
-                wait
+            };
+            tokio::select! {
+                biased;
+                () = &mut stopping => return,
+                () = tokio::time::sleep(wait) => {}
             }
-        };
-        tokio::select! {
-            biased;
-            () = &mut stopping => return,
-            () = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -60,6 +60,7 @@ mod instancer;
 mod lookup;
 mod records;
 mod schedule;
+mod stats;
 
 pub use config::{
     DEFAULT_INTERVAL, DEFAULT_LOOKUP_TIMEOUT, DEFAULT_TTL_FLOOR, InstancerBuilder, Transport,
@@ -67,3 +68,4 @@ pub use config::{
 pub use error::Error;
 pub use instancer::Instancer;
 pub use records::{PRIORITY, WEIGHT};
+pub use stats::InstancerStats;

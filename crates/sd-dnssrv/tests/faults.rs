@@ -46,6 +46,12 @@ async fn a_stopped_server_is_an_error_the_endpointer_keeps_the_last_set_and_a_re
         server.stop().await;
         let error = until(&mut sub, "an error event", |e| e.error().is_some()).await;
         eprintln!("{transport:?}, server stopped: {error:?}");
+        let stats = instancer.stats();
+        assert!(
+            stats.failures >= 1 && stats.consecutive_failures >= 1,
+            "{stats:?}"
+        );
+        assert!(stats.last_success.is_some(), "{stats:?}");
         // The endpointer saw the same error and keeps the last good endpoints.
         let endpoints: Vec<String> = endpointer
             .endpoints()
@@ -62,6 +68,7 @@ async fn a_stopped_server_is_an_error_the_endpointer_keeps_the_last_set_and_a_re
         server.set(name, 3600, &[(0, 0, 8080, "o2.sd.test.")]).await;
         server.restart().await;
         until_set(&mut sub, &["o2.sd.test:8080"]).await;
+        assert_eq!(instancer.stats().consecutive_failures, 0);
         tokio::time::timeout(WAIT, async {
             while endpointer.endpoints().unwrap().len() != 1 {
                 endpointer.changed().await;
