@@ -25,6 +25,11 @@ pub(crate) enum Error {
         action: String,
         source: Box<sd_eureka::Error>,
     },
+    /// DNS SRV discovery could not start; `action` says what was being done.
+    Dns {
+        action: String,
+        source: sd_dnssrv::Error,
+    },
     /// The async runtime of a client command could not start.
     Runtime(io::Error),
     /// SIGINT and SIGTERM could not be listened for.
@@ -37,6 +42,14 @@ impl Error {
         Error::Eureka {
             action: action.into(),
             source: Box::new(source),
+        }
+    }
+
+    /// DNS SRV discovery could not start, while doing `action`.
+    pub(crate) fn dns(action: impl Into<String>, source: sd_dnssrv::Error) -> Self {
+        Error::Dns {
+            action: action.into(),
+            source,
         }
     }
 
@@ -55,6 +68,7 @@ impl fmt::Display for Error {
             Error::Write(source) => write!(f, "cannot write the output: {source}"),
             Error::Serve { addr, source } => write!(f, "cannot serve on {addr}: {source}"),
             Error::Eureka { action, source } => write!(f, "{action}: {source}"),
+            Error::Dns { action, source } => write!(f, "{action}: {source}"),
             Error::Runtime(source) => write!(f, "cannot start the async runtime: {source}"),
             Error::Signal(source) => write!(f, "cannot listen for signals: {source}"),
         }
@@ -72,6 +86,7 @@ impl std::error::Error for Error {
             Error::Decode { source, .. } => Some(source),
             Error::Encode { source, .. } => Some(source),
             Error::Eureka { source, .. } => Some(&**source),
+            Error::Dns { source, .. } => Some(source),
         }
     }
 }

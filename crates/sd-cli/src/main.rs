@@ -7,6 +7,7 @@
 // Any input, however broken, must end as one `error:` line and status 1, never a panic.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod dns;
 mod error;
 mod eureka;
 mod input;
@@ -43,6 +44,9 @@ enum Command {
     /// Netflix Eureka registries and documents.
     #[command(subcommand)]
     Eureka(eureka::Command),
+    /// DNS SRV records.
+    #[command(subcommand)]
+    Dns(dns::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     let mut out = BufWriter::new(io::stdout().lock());
     let result = match &cli.command {
         Command::Eureka(command) => eureka::run(command, &mut out),
+        Command::Dns(command) => dns::run(command, &mut out),
     }
     .and_then(|()| out.flush().map_err(Error::Write));
     match result {

@@ -5,7 +5,8 @@ mod client;
 mod decode;
 mod register;
 mod serve;
-mod watch;
+// `sd dns watch` shares its time and interval formats.
+pub(crate) mod watch;
 
 use std::io::Write;
 
