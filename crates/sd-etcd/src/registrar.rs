@@ -315,30 +315,40 @@ impl Shared {
     }
 
     /// Renews `lease` every renewal interval; returns `Ok` when etcd says the lease is
-    /// gone (TTL 0), an error when the keep-alive fails.
+    /// gone (TTL 0, or not found), an error when the keep-alive fails.
     async fn keep_alive(&self, lease: i64, failures: &mut u32) -> Result<(), Error> {
+        const OP: &str = "lease keep-alive";
         let mut raw = self.client.raw();
-        let (mut keeper, mut answers) = self
-            .client
-            .within("lease keep-alive", raw.lease_keep_alive(lease))
-            .await?;
+        let limit = self.client.request_timeout();
+        // Opening the stream renews the lease once, and fails when the lease is gone.
+        let (mut keeper, mut answers) =
+            match tokio::time::timeout(limit, raw.lease_keep_alive(lease)).await {
+                Ok(Ok(opened)) => opened,
+                Ok(Err(etcd_client::Error::LeaseKeepAliveError(reason)))
+                    if reason.contains("not found") =>
+                {
+                    return Ok(());
+                }
+                Ok(Err(error)) => return Err(Error::etcd(OP, error)),
+                Err(_) => return Err(Error::timeout(OP, limit)),
+            };
         loop {
+            self.keep_alives.fetch_add(1, Ordering::Relaxed);
+            *failures = 0;
+            tokio::time::sleep(self.renewal_interval()).await;
             let answer = self
                 .client
-                .within("lease keep-alive", async {
+                .within(OP, async {
                     keeper.keep_alive().await?;
                     answers.message().await
                 })
                 .await?;
             let Some(answer) = answer else {
-                return Err(Error::protocol("lease keep-alive", "the stream ended"));
+                return Err(Error::protocol(OP, "the stream ended"));
             };
             if answer.ttl() <= 0 {
                 return Ok(());
             }
-            self.keep_alives.fetch_add(1, Ordering::Relaxed);
-            *failures = 0;
-            tokio::time::sleep(self.renewal_interval()).await;
         }
     }
 

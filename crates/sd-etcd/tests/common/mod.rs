@@ -26,7 +26,7 @@ pub struct Etcd {
 impl Etcd {
     /// Starts etcd, or says once that the suite skips and returns `None`.
     pub async fn start() -> Option<Self> {
-        let Some(program) = find_program(&["etcd"], &["/usr/bin", "/usr/local/bin"]) else {
+        let Some(program) = find_program(&["etcd"], &[]) else {
             skip(
                 "sd-etcd",
                 "etcd is not installed (Debian: apt-get install etcd-server)",
