@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;
+mod etcd;
 mod eureka;
 mod input;
 mod log;
@@ -43,6 +44,9 @@ enum Command {
     /// Netflix Eureka registries and documents.
     #[command(subcommand)]
     Eureka(eureka::Command),
+    /// etcd (v3 API): watch a key prefix, register an instance under a lease.
+    #[command(subcommand)]
+    Etcd(etcd::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     let mut out = BufWriter::new(io::stdout().lock());
     let result = match &cli.command {
         Command::Eureka(command) => eureka::run(command, &mut out),
+        Command::Etcd(command) => etcd::run(command, &mut out),
     }
     .and_then(|()| out.flush().map_err(Error::Write));
     match result {
