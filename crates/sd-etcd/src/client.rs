@@ -20,7 +20,9 @@ const LONGEST: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 ///
 /// Connecting is lazy: [`connect`](Self::connect) checks the configuration and returns at
 /// once, even while etcd is down; requests then connect (and reconnect) as needed,
-/// balanced over the endpoints. Cloning is cheap and shares the connection.
+/// balanced over the endpoints. Every request requires a leader, so that a member cut
+/// off from its cluster fails at once rather than serving stale data. Cloning is cheap
+/// and shares the connection.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -171,7 +173,12 @@ impl ClientBuilder {
         let endpoints = check_endpoints(self.endpoints)?;
         let dial_timeout = self.dial_timeout.clamp(Duration::from_millis(1), LONGEST);
         let request_timeout = self.request_timeout.max(Duration::from_millis(1));
-        let mut options = etcd_client::ConnectOptions::new().with_connect_timeout(dial_timeout);
+        // A member cut off from the leader fails requests and ends watches ("no leader")
+        // instead of serving stale data or silence: instancers reconnect, to another
+        // endpoint when there is one.
+        let mut options = etcd_client::ConnectOptions::new()
+            .with_connect_timeout(dial_timeout)
+            .with_require_leader(true);
         if let Some((interval, timeout)) = self.keep_alive {
             options = options.with_keep_alive(
                 interval.clamp(Duration::from_millis(1), LONGEST),
