@@ -322,3 +322,37 @@ fn warn_skip(prefix: &str, key: &[u8], skip: &Skip) {
     let shown = String::from_utf8_lossy(&key[..key.len().min(SHOWN)]);
     tracing::warn!(prefix, key = %shown, reason = %skip, "skipping an etcd key that is not an instance");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_a_runtime_an_instancer_is_an_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime.block_on(Client::connect(["127.0.0.1:1"])).unwrap();
+        let error = Instancer::new(&client, "/svc/").unwrap_err();
+        assert!(error.is_no_runtime(), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_etcd_is_an_error_event_and_the_prefix_is_kept() {
+        let client = Client::builder(["127.0.0.1:1"])
+            .request_timeout(std::time::Duration::from_secs(2))
+            .connect()
+            .await
+            .unwrap();
+        let instancer = Instancer::new(&client, "/svc/").unwrap();
+        assert_eq!(instancer.prefix(), "/svc/");
+        let mut sub = sd_core::Instancer::subscribe(&instancer);
+        let event = sub.next().await.unwrap();
+        assert!(
+            event.error().is_some_and(sd_core::Error::is_discovery),
+            "{event:?}"
+        );
+        assert!(instancer.stats().failures >= 1);
+    }
+}
