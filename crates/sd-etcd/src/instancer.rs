@@ -148,6 +148,9 @@ struct View {
     entries: BTreeMap<Vec<u8>, String>,
     /// The last revision seen in full; `None` until listed (and after a compaction).
     revision: Option<i64>,
+    /// The cluster the entries came from: a watch answered by another cluster (etcd
+    /// rebuilt behind the same endpoints) lists again.
+    cluster: Option<u64>,
 }
 
 /// How a watch session ended without an error.
@@ -163,11 +166,21 @@ async fn follow(client: &Client, shared: &Shared) {
         prefix: shared.prefix.as_bytes().to_vec(),
         entries: BTreeMap::new(),
         revision: None,
+        cluster: None,
     };
     // Failures in a row; the set is published again when a session recovers.
     let mut failures: u32 = 0;
+    // Whether the last session ended asking to list again: a second one in a row waits
+    // a little, so that a server that keeps asking is not listed in a tight loop.
+    let mut relisted = false;
     loop {
-        match session(client, shared, &mut view, &mut failures).await {
+        let outcome = session(client, shared, &mut view, &mut failures).await;
+        let relist = matches!(outcome, Ok(Resume::Relist));
+        if relist && relisted {
+            tokio::time::sleep(backoff.delay(1)).await;
+        }
+        relisted = relist;
+        match outcome {
             Ok(Resume::Relist) => view.revision = None,
             Err(error) => {
                 failures = failures.saturating_add(1);
@@ -200,10 +213,11 @@ async fn session(
             )
             .await?;
         shared.counters.lists.fetch_add(1, Ordering::Relaxed);
-        let revision = listing
+        let header = listing
             .header()
-            .map(etcd_client::ResponseHeader::revision)
             .ok_or_else(|| Error::protocol("get", "no header in the answer"))?;
+        let revision = header.revision();
+        view.cluster = Some(header.cluster_id());
         view.entries.clear();
         for kv in listing.kvs() {
             view.apply(shared, kv, false);
@@ -239,12 +253,12 @@ async fn session(
             ));
         }
         if response.created() {
-            let now = response
-                .header()
-                .map_or(i64::MAX, etcd_client::ResponseHeader::revision);
-            if now < revision {
-                tracing::warn!(prefix = %shared.prefix, seen = revision, now, "etcd's revision went back (restored or wiped?); listing again");
-                return Ok(Resume::Relist);
+            if let Some(header) = response.header() {
+                let (now, cluster) = (header.revision(), header.cluster_id());
+                if now < revision || view.cluster.is_some_and(|listed| listed != cluster) {
+                    tracing::warn!(prefix = %shared.prefix, seen = revision, now, cluster, "etcd went back in time or is another cluster (restored or rebuilt?); listing again");
+                    return Ok(Resume::Relist);
+                }
             }
             if *failures > 0 {
                 // Recovered: what endpointers held on to is current again.

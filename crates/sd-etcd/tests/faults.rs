@@ -84,3 +84,34 @@ async fn an_instancer_started_while_etcd_is_down_publishes_an_error_then_the_set
     etcd.restart().await;
     until_set(&mut sub, &["10.0.0.1:80"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_etcd_wiped_and_started_anew_is_listed_again() {
+    let Some(mut etcd) = Etcd::start().await else {
+        return;
+    };
+    let mut raw = etcd.raw().await;
+    for (key, value) in [
+        ("a", "10.0.0.1:80"),
+        ("b", "10.0.0.2:80"),
+        ("c", "10.0.0.3:80"),
+    ] {
+        raw.put(format!("{PREFIX}{key}"), value, None)
+            .await
+            .unwrap();
+    }
+    let instancer = Instancer::new(&etcd.client().await, PREFIX).unwrap();
+    let mut sub = instancer.subscribe();
+    until_set(&mut sub, &["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]).await;
+
+    // A new, empty etcd behind the same URL: its revisions start again below the one the
+    // watch would resume from, which would otherwise wait for revisions that mean nothing.
+    etcd.wipe_and_restart().await;
+    etcd.raw()
+        .await
+        .put(format!("{PREFIX}x"), "10.0.0.9:80", None)
+        .await
+        .unwrap();
+    until_set(&mut sub, &["10.0.0.9:80"]).await;
+    assert_eq!(instancer.stats().lists, 2, "{:?}", instancer.stats());
+}

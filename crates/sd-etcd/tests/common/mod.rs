@@ -117,6 +117,13 @@ impl Etcd {
         self.ready().await;
     }
 
+    /// Kills etcd, deletes its data, and starts a new one in its place.
+    pub async fn wipe_and_restart(&mut self) {
+        self.server.stop();
+        std::fs::remove_dir_all(self.server.dir().join("data")).unwrap();
+        self.restart().await;
+    }
+
     /// A Prometheus gauge from etcd's `/metrics`, 0 when absent.
     pub async fn metric(&self, name: &str) -> f64 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
