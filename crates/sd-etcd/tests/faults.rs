@@ -100,9 +100,19 @@ async fn an_etcd_wiped_and_started_anew_is_listed_again() {
             .await
             .unwrap();
     }
-    let instancer = Instancer::new(&etcd.client().await, PREFIX).unwrap();
+    let client = etcd.client().await;
+    let me = Registrar::builder(client.clone(), PREFIX, "me", "10.0.0.5:80")
+        .ttl(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    me.register().await.unwrap();
+    let instancer = Instancer::new(&client, PREFIX).unwrap();
     let mut sub = instancer.subscribe();
-    until_set(&mut sub, &["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]).await;
+    until_set(
+        &mut sub,
+        &["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.5:80"],
+    )
+    .await;
 
     // A new, empty etcd behind the same URL: its revisions start again below the one the
     // watch would resume from, which would otherwise wait for revisions that mean nothing.
@@ -112,6 +122,9 @@ async fn an_etcd_wiped_and_started_anew_is_listed_again() {
         .put(format!("{PREFIX}x"), "10.0.0.9:80", None)
         .await
         .unwrap();
-    until_set(&mut sub, &["10.0.0.9:80"]).await;
+    // The registrar's lease is unknown there: it registers again.
+    until_set(&mut sub, &["10.0.0.5:80", "10.0.0.9:80"]).await;
     assert_eq!(instancer.stats().lists, 2, "{:?}", instancer.stats());
+    me.deregister().await.unwrap();
+    until_set(&mut sub, &["10.0.0.9:80"]).await;
 }
