@@ -30,6 +30,11 @@ pub(crate) enum Error {
         action: String,
         source: sd_dnssrv::Error,
     },
+    /// A call to etcd failed; `action` says what was being done.
+    Etcd {
+        action: String,
+        source: Box<sd_etcd::Error>,
+    },
     /// The async runtime of a client command could not start.
     Runtime(io::Error),
     /// SIGINT and SIGTERM could not be listened for.
@@ -53,6 +58,14 @@ impl Error {
         }
     }
 
+    /// A failed call to etcd, while doing `action`.
+    pub(crate) fn etcd(action: impl Into<String>, source: sd_etcd::Error) -> Self {
+        Error::Etcd {
+            action: action.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// True when standard output was closed by its reader.
     pub(crate) fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write(error) if error.kind() == io::ErrorKind::BrokenPipe)
@@ -69,6 +82,7 @@ impl fmt::Display for Error {
             Error::Serve { addr, source } => write!(f, "cannot serve on {addr}: {source}"),
             Error::Eureka { action, source } => write!(f, "{action}: {source}"),
             Error::Dns { action, source } => write!(f, "{action}: {source}"),
+            Error::Etcd { action, source } => write!(f, "{action}: {source}"),
             Error::Runtime(source) => write!(f, "cannot start the async runtime: {source}"),
             Error::Signal(source) => write!(f, "cannot listen for signals: {source}"),
         }
@@ -87,6 +101,7 @@ impl std::error::Error for Error {
             Error::Encode { source, .. } => Some(source),
             Error::Eureka { source, .. } => Some(&**source),
             Error::Dns { source, .. } => Some(source),
+            Error::Etcd { source, .. } => Some(&**source),
         }
     }
 }

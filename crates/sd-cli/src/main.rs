@@ -9,6 +9,7 @@
 
 mod dns;
 mod error;
+mod etcd;
 mod eureka;
 mod input;
 mod log;
@@ -47,6 +48,9 @@ enum Command {
     /// DNS SRV records.
     #[command(subcommand)]
     Dns(dns::Command),
+    /// etcd (v3 API): watch a key prefix, register an instance under a lease.
+    #[command(subcommand)]
+    Etcd(etcd::Command),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Eureka(command) => eureka::run(command, &mut out),
         Command::Dns(command) => dns::run(command, &mut out),
+        Command::Etcd(command) => etcd::run(command, &mut out),
     }
     .and_then(|()| out.flush().map_err(Error::Write));
     match result {

@@ -14,6 +14,8 @@ use clap::Subcommand;
 
 use crate::error::Error;
 
+pub(crate) use watch::rfc3339;
+
 /// The `sd eureka` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
