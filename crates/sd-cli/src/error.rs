@@ -25,6 +25,11 @@ pub(crate) enum Error {
         action: String,
         source: Box<sd_eureka::Error>,
     },
+    /// A `ZooKeeper` command failed; `action` says what was being done.
+    Zk {
+        action: String,
+        source: Box<sd_zk::Error>,
+    },
     /// The async runtime of a client command could not start.
     Runtime(io::Error),
     /// SIGINT and SIGTERM could not be listened for.
@@ -35,6 +40,14 @@ impl Error {
     /// A failed call to a Eureka registry, while doing `action`.
     pub(crate) fn eureka(action: impl Into<String>, source: sd_eureka::Error) -> Self {
         Error::Eureka {
+            action: action.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// A failed `ZooKeeper` operation, while doing `action`.
+    pub(crate) fn zk(action: impl Into<String>, source: sd_zk::Error) -> Self {
+        Error::Zk {
             action: action.into(),
             source: Box::new(source),
         }
@@ -55,6 +68,7 @@ impl fmt::Display for Error {
             Error::Write(source) => write!(f, "cannot write the output: {source}"),
             Error::Serve { addr, source } => write!(f, "cannot serve on {addr}: {source}"),
             Error::Eureka { action, source } => write!(f, "{action}: {source}"),
+            Error::Zk { action, source } => write!(f, "{action}: {source}"),
             Error::Runtime(source) => write!(f, "cannot start the async runtime: {source}"),
             Error::Signal(source) => write!(f, "cannot listen for signals: {source}"),
         }
@@ -72,6 +86,7 @@ impl std::error::Error for Error {
             Error::Decode { source, .. } => Some(source),
             Error::Encode { source, .. } => Some(source),
             Error::Eureka { source, .. } => Some(&**source),
+            Error::Zk { source, .. } => Some(&**source),
         }
     }
 }

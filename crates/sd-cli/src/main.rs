@@ -12,6 +12,7 @@ mod eureka;
 mod input;
 mod log;
 mod text;
+mod zk;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -43,6 +44,12 @@ enum Command {
     /// Netflix Eureka registries and documents.
     #[command(subcommand)]
     Eureka(eureka::Command),
+    // The help is not a doc comment: clippy wants the product name in backticks there.
+    #[command(
+        subcommand,
+        about = "Apache ZooKeeper paths, as go-kit's sd/zk uses them."
+    )]
+    Zk(zk::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +62,7 @@ fn main() -> ExitCode {
     let mut out = BufWriter::new(io::stdout().lock());
     let result = match &cli.command {
         Command::Eureka(command) => eureka::run(command, &mut out),
+        Command::Zk(command) => zk::run(command, &mut out),
     }
     .and_then(|()| out.flush().map_err(Error::Write));
     match result {

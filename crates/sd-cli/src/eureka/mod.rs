@@ -5,7 +5,7 @@ mod client;
 mod decode;
 mod register;
 mod serve;
-mod watch;
+pub(crate) mod watch;
 
 use std::io::Write;
 

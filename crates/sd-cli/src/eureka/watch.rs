@@ -131,7 +131,7 @@ impl<W: Write> Printer<'_, W> {
 
 /// `at` in UTC as RFC 3339 to the second (`2026-11-30T03:47:01Z`); a time before 1970
 /// (a clock gone wrong) is the epoch.
-fn rfc3339(at: SystemTime) -> String {
+pub(crate) fn rfc3339(at: SystemTime) -> String {
     let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rest) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
