@@ -114,6 +114,18 @@ async fn registrars_and_an_instancer_together_leave_nothing_behind() {
             .starts_with("/services/hello/hello-")
     );
 
+    // A node deleted behind the registrar's back is made again, in the same session.
+    raw.delete(&node_a, None).await.unwrap();
+    eventually("the deleted node made again", || {
+        let stats = a.stats();
+        let again = stats.registrations == 2 && stats.node.is_some_and(|n| n != node_a);
+        async move { again }
+    })
+    .await;
+    assert_eq!(a.stats().sessions, 1);
+    wait_set(&mut sub, &["10.0.0.1:8080", "10.0.0.2:8080"]).await;
+    assert_eq!(children(&raw, path).await.len(), 2);
+
     a.deregister().await.unwrap();
     // Deleted before deregister returned, not when the session times out.
     assert_eq!(children(&raw, path).await.len(), 1);
