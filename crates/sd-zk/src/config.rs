@@ -163,6 +163,11 @@ impl ConfigBuilder {
                     "a server must be host:port, with no whitespace, ',' or '/'",
                 ));
             }
+            if !valid_port(server) {
+                return Err(Error::invalid_config(
+                    "a server's port must be a number from 0 to 65535",
+                ));
+            }
         }
         let session_timeout = self
             .session_timeout
@@ -181,6 +186,28 @@ impl ConfigBuilder {
             }),
         })
     }
+}
+
+/// Whether the port of `host[:port]` (an IPv6 host in brackets) is absent or a `u16`.
+fn valid_port(server: &str) -> bool {
+    let port = if let Some(rest) = server.strip_prefix('[') {
+        let Some((_, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if after.is_empty() {
+            return true;
+        }
+        match after.strip_prefix(':') {
+            Some(port) => port,
+            None => return false,
+        }
+    } else {
+        match server.rsplit_once(':') {
+            Some((_, port)) => port,
+            None => return true,
+        }
+    };
+    port.parse::<u16>().is_ok()
 }
 
 #[cfg(test)]
@@ -216,10 +243,15 @@ mod tests {
             &["a:1,b:2"][..],
             &["a:1 "][..],
             &["a:1/chroot"][..],
+            &["a:http"][..],
+            &["a:70000"][..],
+            &["[::1"][..],
+            &["[::1]x"][..],
         ] {
             let error = Config::new(servers.iter().copied()).unwrap_err();
             assert!(error.is_invalid_config(), "{servers:?}: {error}");
         }
         assert_eq!(Config::new(["a:1", "b"]).unwrap().servers(), "a:1,b");
+        assert!(Config::new(["[::1]:2181", "[::1]", "10.0.0.1:0"]).is_ok());
     }
 }
