@@ -19,7 +19,8 @@ const READ_BATCH: usize = 256;
 ///
 /// As go-kit's, it creates the path (and its parents) as persistent nodes when missing,
 /// lists the children with a watch, reads each child's data, and lists again each time
-/// the watch fires. Unlike go-kit's:
+/// the watch fires (children come and go; as in go-kit, a change to the data of a child
+/// that stays is not watched: registrars make a new node instead). Unlike go-kit's:
 ///
 /// - data that cannot be an instance string (empty, not UTF-8, longer than
 ///   [`MAX_INSTANCE_LEN`](crate::MAX_INSTANCE_LEN), with whitespace) and a child that

@@ -314,12 +314,17 @@ impl Shared {
     }
 
     /// Keeps `node` in place for as long as the session lives: creates it again when it
-    /// is deleted; rides out disconnections. Returns why the session is no longer usable.
-    async fn keep(&self, client: &Client, mut node: String) -> Error {
+    /// is deleted; rides out disconnections. Returns why the session is no longer usable;
+    /// `seen` says whether the node was ever seen in place (a session that fails at
+    /// once counts as a failure, so that the retries back off).
+    async fn keep(&self, client: &Client, mut node: String, seen: &mut bool) -> Error {
         let mut states = client.state_watcher();
         loop {
             let (stat, watcher) = match client.check_and_watch_stat(&node).await {
-                Ok(found) => found,
+                Ok(found) => {
+                    *seen |= found.0.is_some();
+                    found
+                }
                 Err(zookeeper_client::Error::ConnectionLoss) => {
                     if let Err(terminal) = session::connected(&mut states).await {
                         return Error::session_lost(terminal);
@@ -373,16 +378,24 @@ async fn run(shared: Arc<Shared>, stopping: Stopping, mut first: First) {
         loop {
             match shared.register_once().await {
                 Ok((client, node)) => {
-                    failures = 0;
                     if let Some(first) = first.take() {
                         let _ = first.send(Ok(()));
                     }
-                    let why = shared.keep(&client, node).await;
+                    let mut watched = false;
+                    let why = shared.keep(&client, node, &mut watched).await;
                     shared.sessions_lost.fetch_add(1, Ordering::Relaxed);
                     // This session is done: let it go (closing it, if it can still close).
                     drop(shared.lock_current().take());
                     drop(client);
                     tracing::warn!(path = shared.path, error = %why, "ZooKeeper registration lost; registering again");
+                    // After a session that worked, a short wait; after one that failed at
+                    // once, a longer one each time.
+                    failures = if watched {
+                        1
+                    } else {
+                        failures.saturating_add(1)
+                    };
+                    tokio::time::sleep(backoff.delay(failures)).await;
                 }
                 Err(error) => {
                     tracing::warn!(path = shared.path, %error, "ZooKeeper registration failed; retrying");
