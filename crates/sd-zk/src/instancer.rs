@@ -23,9 +23,9 @@ const READ_BATCH: usize = 256;
 /// that stays is not watched: registrars make a new node instead). Unlike go-kit's:
 ///
 /// - data that cannot be an instance string (empty, not UTF-8, longer than
-///   [`MAX_INSTANCE_LEN`](crate::MAX_INSTANCE_LEN), with whitespace) and a child that
-///   vanished between the listing and its read are skipped with a warning; the rest of the
-///   set is published;
+///   [`MAX_INSTANCE_LEN`](crate::MAX_INSTANCE_LEN), with whitespace), a child that
+///   vanished between the listing and its read, and one whose ACL forbids reading it are
+///   skipped with a warning; the rest of the set is published;
 /// - losing the connection or the session publishes an error event (so endpointers keep
 ///   their last good endpoints), and the set is read and published again as soon as the
 ///   client reconnects, or on a new session after the old one expired; attempts to open
@@ -233,6 +233,13 @@ async fn read(client: &Client, path: &str) -> Result<(Instances, OneshotWatcher)
                     tracing::warn!(
                         node = child_path,
                         "skipping a ZooKeeper node that vanished before its data was read"
+                    );
+                }
+                // One node nobody let us read must not cost the others.
+                Err(zookeeper_client::Error::NoAuth) => {
+                    tracing::warn!(
+                        node = child_path,
+                        "skipping a ZooKeeper node whose data this client may not read"
                     );
                 }
                 Err(error) => return Err(Error::operation("read", &child_path, error)),

@@ -162,6 +162,24 @@ async fn bad_data_is_skipped_and_the_good_set_kept() {
             .await
             .unwrap();
     }
+    // A node only its creator may read: the instancer cannot, and skips it.
+    let owner = zookeeper_client::Client::connector()
+        .with_auth("digest", b"owner:secret")
+        .connect(&zk.address())
+        .await
+        .unwrap();
+    owner
+        .create(
+            &format!("{path}/private"),
+            b"10.0.0.9:80",
+            &CreateMode::Persistent.with_acls(Acls::creator_all()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.get_data(&format!("{path}/private")).await.unwrap_err(),
+        zookeeper_client::Error::NoAuth
+    );
     let instancer = Instancer::new(&zk.config(), path).unwrap();
     let mut endpointer = Endpointer::new(&instancer, |i: &Instance| {
         Ok::<_, BoxError>(i.id().to_owned())
