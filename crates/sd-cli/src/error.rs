@@ -35,6 +35,11 @@ pub(crate) enum Error {
         action: String,
         source: Box<sd_etcd::Error>,
     },
+    /// A `ZooKeeper` command failed; `action` says what was being done.
+    Zk {
+        action: String,
+        source: Box<sd_zk::Error>,
+    },
     /// The async runtime of a client command could not start.
     Runtime(io::Error),
     /// SIGINT and SIGTERM could not be listened for.
@@ -66,6 +71,14 @@ impl Error {
         }
     }
 
+    /// A failed `ZooKeeper` operation, while doing `action`.
+    pub(crate) fn zk(action: impl Into<String>, source: sd_zk::Error) -> Self {
+        Error::Zk {
+            action: action.into(),
+            source: Box::new(source),
+        }
+    }
+
     /// True when standard output was closed by its reader.
     pub(crate) fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write(error) if error.kind() == io::ErrorKind::BrokenPipe)
@@ -83,6 +96,7 @@ impl fmt::Display for Error {
             Error::Eureka { action, source } => write!(f, "{action}: {source}"),
             Error::Dns { action, source } => write!(f, "{action}: {source}"),
             Error::Etcd { action, source } => write!(f, "{action}: {source}"),
+            Error::Zk { action, source } => write!(f, "{action}: {source}"),
             Error::Runtime(source) => write!(f, "cannot start the async runtime: {source}"),
             Error::Signal(source) => write!(f, "cannot listen for signals: {source}"),
         }
@@ -102,6 +116,7 @@ impl std::error::Error for Error {
             Error::Eureka { source, .. } => Some(&**source),
             Error::Dns { source, .. } => Some(source),
             Error::Etcd { source, .. } => Some(&**source),
+            Error::Zk { source, .. } => Some(&**source),
         }
     }
 }

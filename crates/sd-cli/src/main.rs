@@ -14,6 +14,7 @@ mod eureka;
 mod input;
 mod log;
 mod text;
+mod zk;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -51,6 +52,12 @@ enum Command {
     /// etcd (v3 API): watch a key prefix, register an instance under a lease.
     #[command(subcommand)]
     Etcd(etcd::Command),
+    // The help is not a doc comment: clippy wants the product name in backticks there.
+    #[command(
+        subcommand,
+        about = "Apache ZooKeeper paths, as go-kit's sd/zk uses them."
+    )]
+    Zk(zk::Command),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +72,7 @@ fn main() -> ExitCode {
         Command::Eureka(command) => eureka::run(command, &mut out),
         Command::Dns(command) => dns::run(command, &mut out),
         Command::Etcd(command) => etcd::run(command, &mut out),
+        Command::Zk(command) => zk::run(command, &mut out),
     }
     .and_then(|()| out.flush().map_err(Error::Write));
     match result {
