@@ -14,6 +14,7 @@ mod eureka;
 mod input;
 mod log;
 mod text;
+mod time;
 mod zk;
 
 use std::io::{self, BufWriter, Write};

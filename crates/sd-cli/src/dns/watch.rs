@@ -25,8 +25,8 @@ use sd_dnssrv::{Instancer, PRIORITY, Transport, WEIGHT};
 use sd_eureka::ShutdownSignal as Shutdown;
 
 use crate::error::Error;
-use crate::eureka::watch::{parse_secs, rfc3339};
 use crate::text::one_line;
+use crate::time::{parse_secs, rfc3339};
 
 /// Arguments of `sd dns watch`.
 #[derive(Debug, clap::Args)]

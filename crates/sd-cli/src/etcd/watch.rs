@@ -22,8 +22,8 @@ use sd_eureka::ShutdownSignal as Shutdown;
 
 use super::client::{self, Cluster};
 use crate::error::Error;
-use crate::eureka::rfc3339;
 use crate::text::one_line;
+use crate::time::rfc3339;
 
 /// Arguments of `sd etcd watch`.
 #[derive(Debug, clap::Args)]

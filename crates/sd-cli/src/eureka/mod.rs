@@ -5,16 +5,13 @@ mod client;
 mod decode;
 mod register;
 mod serve;
-// `sd dns watch` shares its time and interval formats.
-pub(crate) mod watch;
+mod watch;
 
 use std::io::Write;
 
 use clap::Subcommand;
 
 use crate::error::Error;
-
-pub(crate) use watch::rfc3339;
 
 /// The `sd eureka` subcommands.
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sd_zk::Config;
 
 use crate::error::Error;
+use crate::time::parse_secs;
 
 /// The ensemble arguments, flattened into each `sd zk` command.
 #[derive(Debug, clap::Args)]
@@ -40,18 +41,6 @@ impl Ensemble {
     }
 }
 
-/// A positive number of seconds, decimals allowed (`5`, `0.5`).
-fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if secs.is_nan() || secs <= 0.0 {
-        return Err("must be more than 0 seconds".to_owned());
-    }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} seconds is too long"))
-}
-
 /// The runtime a command runs its session on.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
@@ -66,7 +55,7 @@ mod tests {
 
     use clap::Parser;
 
-    use super::{Ensemble, parse_secs};
+    use super::Ensemble;
 
     #[derive(Debug, Parser)]
     struct Command {
@@ -85,13 +74,5 @@ mod tests {
         assert_eq!(default.ensemble.session_timeout, Duration::from_secs(5));
         let bad = Command::try_parse_from(["x", "--servers", "a:1/root"]).unwrap();
         assert!(bad.ensemble.config().is_err());
-    }
-
-    #[test]
-    fn seconds_are_positive() {
-        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
-        for bad in ["0", "-1", "NaN", "inf", "soon"] {
-            assert!(parse_secs(bad).is_err(), "{bad}");
-        }
     }
 }

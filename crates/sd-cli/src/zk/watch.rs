@@ -24,8 +24,8 @@ use sd_zk::Instancer;
 
 use super::ensemble::{self, Ensemble};
 use crate::error::Error;
-use crate::eureka::watch::rfc3339;
 use crate::text::one_line;
+use crate::time::rfc3339;
 
 /// Arguments of `sd zk watch`.
 #[derive(Debug, clap::Args)]
