@@ -171,14 +171,29 @@ pub async fn next_set(sub: &mut Subscription) -> Vec<String> {
     .expect("an instance set in time")
 }
 
-/// Waits until an event carries exactly `want`.
+/// Waits until the state is exactly `want`: the current one, or a later event. (A node
+/// removed and made again between two listings is never published, so the set wanted may
+/// be the one already seen.)
 pub async fn wait_set(sub: &mut Subscription, want: &[&str]) {
+    let ids = |set: &sd_core::Instances| set.ids().map(str::to_owned).collect::<Vec<_>>();
     let mut last = Vec::new();
+    if let Some(Event::Instances(set)) = sub.latest() {
+        last = ids(&set);
+        if last == want {
+            return;
+        }
+    }
     let found = tokio::time::timeout(DEADLINE, async {
         loop {
-            last = next_set(sub).await;
-            if last == want {
-                return;
+            match sub.next().await {
+                Some(Event::Instances(set)) => {
+                    last = ids(&set);
+                    if last == want {
+                        return;
+                    }
+                }
+                Some(Event::Error(_)) => {}
+                None => panic!("the instancer is gone"),
             }
         }
     })
