@@ -12,7 +12,7 @@
 //! It spreads requests over the three services, removes one record from the zone, shows
 //! the traffic move to the other two once the TTL runs out, and stops.
 //!
-//! Run with `cargo run -p sd-dnssrv --example http_client`.
+//! Run with `cargo run -p sd-dnssrv --example dns_quickstart`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,14 +1,14 @@
-//! The example as a test: `examples/http_client.rs` compiled in as a module, run from
+//! The example as a test: `examples/dns_quickstart.rs` compiled in as a module, run from
 //! start to finish (three services, a DNS zone, the client following a removed record).
 
-#[path = "../examples/http_client.rs"]
+#[path = "../examples/dns_quickstart.rs"]
 #[expect(dead_code, reason = "the example's main")]
-mod http_client;
+mod dns_quickstart;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_client_example_runs_to_the_end() {
     let mut out = Vec::new();
-    http_client::run(&mut out).await.unwrap();
+    dns_quickstart::run(&mut out).await.unwrap();
     let report = String::from_utf8(out).unwrap();
     eprintln!("{report}");
     let spreads: Vec<&str> = report.lines().filter(|l| l.starts_with("spread")).collect();

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! docker compose up -d etcd      # or Debian's etcd-server: `etcd`
-//! SD_ETCD_URL=http://127.0.0.1:2379 cargo run -p sd-etcd --example quickstart
+//! SD_ETCD_URL=http://127.0.0.1:2379 cargo run -p sd-etcd --example etcd_quickstart
 //! ```
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@
 //! It needs a running ZooKeeper (`docker compose up zookeeper`, or Debian's `zookeeper`
 //! package):
 //!
-//! `ZK_SERVERS=127.0.0.1:2181 cargo run -p sd-zk --example quickstart`
+//! `ZK_SERVERS=127.0.0.1:2181 cargo run -p sd-zk --example zk_quickstart`
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
