@@ -13,6 +13,7 @@ mod etcd;
 mod eureka;
 mod input;
 mod log;
+mod session;
 mod text;
 mod time;
 mod zk;

@@ -187,7 +187,7 @@ fn register_and_watch_a_path_until_sigterm() {
     watch.entry_until("10.0.0.5:8080");
 
     assert!(register.terminate().success(), "{}", register.stderr());
-    assert_eq!(register.line(), "deregistered 10.0.0.5:8080");
+    assert_eq!(register.line(), "deregistered 10.0.0.5:8080 under /cli/svc");
     // Deleted at once, not when the session times out.
     assert_eq!(watch.entry(), "-");
     assert!(watch.terminate().success(), "{}", watch.stderr());

@@ -18,15 +18,15 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use sd_core::{Event, Instancer as _};
+use sd_core::Instance;
 use sd_dnssrv::{Instancer, PRIORITY, Transport, WEIGHT};
-use sd_eureka::ShutdownSignal as Shutdown;
 
 use crate::error::Error;
+use crate::session;
 use crate::text::one_line;
-use crate::time::{parse_secs, rfc3339};
+use crate::time::parse_secs;
 
 /// Arguments of `sd dns watch`.
 #[derive(Debug, clap::Args)]
@@ -53,7 +53,6 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
         .build()
         .map_err(Error::Runtime)?;
     runtime.block_on(async {
-        let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
         let instancer = Instancer::builder(&args.name)
             .name_servers(args.name_servers.iter().copied())
             .transport(if args.tcp {
@@ -64,50 +63,27 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
             .interval(args.interval)
             .build()
             .map_err(|source| Error::dns(format!("cannot follow {}", args.name), source))?;
-        tokio::select! {
-            result = watch(&instancer, out) => result,
-            result = shutdown.wait() => result.map_err(Error::Signal),
-        }
+        session::watch(&instancer, out, show).await
     })
 }
 
-/// Prints every event of the instancer; returns only on a write error.
-async fn watch(instancer: &Instancer, out: &mut impl Write) -> Result<(), Error> {
-    let mut events = instancer.subscribe();
-    while let Some(event) = events.next().await {
-        writeln!(out, "{} {}", rfc3339(SystemTime::now()), line(&event))
-            .and_then(|()| out.flush())
-            .map_err(Error::Write)?;
-    }
-    Ok(())
-}
-
-/// An event without its time: the instances with priority and weight, `-`, or the error.
-fn line(event: &Event) -> String {
-    match event {
-        Event::Instances(set) if set.is_empty() => "-".to_owned(),
-        Event::Instances(set) => set
-            .iter()
-            .map(|i| {
-                let field = |key| i.metadata().get(key).map_or("?", String::as_str);
-                format!(
-                    "{}={}/{}",
-                    one_line(i.id()),
-                    one_line(field(PRIORITY)),
-                    one_line(field(WEIGHT))
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        Event::Error(error) => format!("error: {}", one_line(&error.to_string())),
-    }
+/// An instance with its SRV priority and weight (`target:port=PRIORITY/WEIGHT`).
+fn show(instance: &Instance) -> String {
+    let field = |key| instance.metadata().get(key).map_or("?", String::as_str);
+    format!(
+        "{}={}/{}",
+        one_line(instance.id()),
+        one_line(field(PRIORITY)),
+        one_line(field(WEIGHT))
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use sd_core::{Event, Instance, Instances};
 
-    use super::line;
+    use super::show;
+    use crate::session::line;
 
     #[test]
     fn lines_show_targets_with_priority_and_weight_dashes_and_errors() {
@@ -119,11 +95,11 @@ mod tests {
             Instance::new("a.example:81"),
         ]);
         assert_eq!(
-            line(&Event::Instances(set)),
+            line(&Event::Instances(set), show),
             "a.example:81=?/? b.example:80=10/5"
         );
-        assert_eq!(line(&Event::Instances(Instances::empty())), "-");
+        assert_eq!(line(&Event::Instances(Instances::empty()), show), "-");
         let error = sd_core::Error::discovery("timed\nout");
-        assert_eq!(line(&Event::Error(error)), "error: timed\\nout");
+        assert_eq!(line(&Event::Error(error), show), "error: timed\\nout");
     }
 }

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use clap::builder::NonEmptyStringValueParser;
 use sd_etcd::Registrar;
-use sd_eureka::ShutdownSignal as Shutdown;
 
 use super::client::{self, Cluster};
 use crate::error::Error;
+use crate::session;
 use crate::text::one_line;
 
 /// Arguments of `sd etcd register`.
@@ -39,56 +39,23 @@ pub(crate) struct Args {
 /// Runs `sd etcd register` until SIGINT or SIGTERM.
 pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
     client::runtime()?.block_on(async {
-        // Before the announcement: a signal sent as soon as it is read must be caught.
-        let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
         let etcd = args.cluster.connect().await?;
         let registrar = Registrar::builder(etcd, &args.prefix, &args.key, &args.value)
             .ttl(Duration::from_secs(args.ttl))
             .build()
             .map_err(|source| Error::etcd("cannot register", source))?;
-        let name = one_line(registrar.key());
-        let registered = tokio::select! {
-            result = registrar.register() => Some(result),
-            result = shutdown.wait() => {
-                result.map_err(Error::Signal)?;
-                None
-            }
-        };
-        match registered {
-            // Stopped while registering: leave nothing behind.
-            None => return deregister(&registrar, &name).await,
-            Some(Ok(())) => {}
-            Some(Err(source)) => {
-                // The registrar retries in the background: stop it and clean up.
-                let _ = registrar.deregister().await;
-                return Err(Error::etcd(format!("cannot register {name}"), source));
-            }
-        }
-        let announced = writeln!(
+        let name = one_line(registrar.key()).into_owned();
+        let endpoints = args.cluster.endpoints().join(",");
+        session::hold(
+            &registrar,
+            &name,
+            Error::etcd,
             out,
-            "registered {name} at {}",
-            args.cluster.endpoints().join(",")
+            |_| format!("registered {name} at {endpoints}"),
+            async { Ok(()) },
         )
-        .and_then(|()| out.flush())
-        .map_err(Error::Write);
-        // Without a reader for the announcement, stop at once; deregister either way.
-        let stopped = match announced {
-            Ok(()) => shutdown.wait().await.map_err(Error::Signal),
-            Err(error) => Err(error),
-        };
-        deregister(&registrar, &name).await?;
-        stopped?;
-        writeln!(out, "deregistered {name}")
-            .and_then(|()| out.flush())
-            .map_err(Error::Write)
-    })
-}
-
-async fn deregister(registrar: &Registrar, name: &str) -> Result<(), Error> {
-    registrar
-        .deregister()
         .await
-        .map_err(|source| Error::etcd(format!("cannot deregister {name}"), source))
+    })
 }
 
 #[cfg(test)]

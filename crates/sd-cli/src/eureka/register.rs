@@ -18,8 +18,8 @@ use sd_eureka::{InstanceInfo, Registrar, Status, default_ip};
 
 use super::client::{self, Registry};
 use crate::error::Error;
+use crate::session;
 use crate::text::one_line;
-use sd_eureka::ShutdownSignal as Shutdown;
 
 /// Arguments of `sd eureka register`.
 #[derive(Debug, clap::Args)]
@@ -119,64 +119,27 @@ pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
         one_line(&instance.instance_id)
     );
     client::runtime()?.block_on(async {
-        // Before the announcement: a signal sent as soon as it is read must be caught.
-        let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
         let registrar = Registrar::builder(args.registry.connect(None)?, instance)
             .drain(args.drain)
             .build();
-        let registered = tokio::select! {
-            result = registrar.register() => Some(result),
-            result = shutdown.wait() => {
-                result.map_err(Error::Signal)?;
-                None
-            }
+        let urls = client::describe(&args.registry.urls());
+        // The drain: out of service, then the wait (`Registrar::shutdown`).
+        let drain = async {
+            registrar
+                .shutdown()
+                .await
+                .map_err(|source| Error::eureka(format!("cannot deregister {name}"), source))
         };
-        match registered {
-            // Stopped while registering: leave no registration behind.
-            None => return deregister(&registrar, &name).await,
-            Some(Ok(())) => {}
-            Some(Err(source)) => {
-                // The registrar retries in the background, and a registration that timed
-                // out may still have reached the server: stop it and clean up, best effort.
-                let _ = registrar.deregister().await;
-                return Err(Error::eureka(format!("cannot register {name}"), source));
-            }
-        }
-        let announced = writeln!(
+        session::hold(
+            &registrar,
+            &name,
+            Error::eureka,
             out,
-            "registered {name} at {}",
-            client::describe(&args.registry.urls())
+            |_| format!("registered {name} at {urls}"),
+            drain,
         )
-        .and_then(|()| out.flush())
-        .map_err(Error::Write);
-        // Without a reader for the announcement, stop at once; deregister either way.
-        let stopped = match announced {
-            Ok(()) => shutdown.wait().await.map_err(Error::Signal),
-            Err(error) => Err(error),
-        };
-        if stopped.is_ok() {
-            // Out of service, the drain, then the deregistration; a second signal cuts
-            // the drain short (and the deregistration below ends it).
-            tokio::select! {
-                result = registrar.shutdown() => {
-                    result.map_err(|source| Error::eureka(format!("cannot deregister {name}"), source))?;
-                }
-                _ = shutdown.wait() => {}
-            }
-        }
-        deregister(&registrar, &name).await?;
-        stopped?;
-        writeln!(out, "deregistered {name}")
-            .and_then(|()| out.flush())
-            .map_err(Error::Write)
-    })
-}
-
-async fn deregister(registrar: &Registrar, name: &str) -> Result<(), Error> {
-    registrar
-        .deregister()
         .await
-        .map_err(|source| Error::eureka(format!("cannot deregister {name}"), source))
+    })
 }
 
 /// The instance to register: `ip` is its address and host name.

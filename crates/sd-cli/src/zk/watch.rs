@@ -15,17 +15,14 @@
 //! once, for readers at the other end of a pipe.
 
 use std::io::Write;
-use std::time::SystemTime;
 
 use clap::builder::NonEmptyStringValueParser;
-use sd_core::{Event, Instancer as _};
-use sd_eureka::ShutdownSignal as Shutdown;
 use sd_zk::Instancer;
 
 use super::ensemble::{self, Ensemble};
 use crate::error::Error;
+use crate::session;
 use crate::text::one_line;
-use crate::time::rfc3339;
 
 /// Arguments of `sd zk watch`.
 #[derive(Debug, clap::Args)]
@@ -41,29 +38,9 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args, out: &mut impl Write) -> Result<(), Error> {
     let config = args.ensemble.config()?;
     ensemble::runtime()?.block_on(async {
-        let mut shutdown = Shutdown::listen().map_err(Error::Signal)?;
         let instancer = Instancer::new(&config, &args.path).map_err(|source| {
             Error::zk(format!("cannot watch {}", one_line(&args.path)), source)
         })?;
-        tokio::select! {
-            result = watch(&instancer, out) => result,
-            result = shutdown.wait() => result.map_err(Error::Signal),
-        }
+        session::watch(&instancer, out, session::id).await
     })
-}
-
-/// Prints every event; returns only on a write error.
-async fn watch(instancer: &Instancer, out: &mut impl Write) -> Result<(), Error> {
-    let mut subscription = instancer.subscribe();
-    while let Some(event) = subscription.next().await {
-        let line = match &event {
-            Event::Instances(set) if set.is_empty() => "-".to_owned(),
-            Event::Instances(set) => set.ids().map(one_line).collect::<Vec<_>>().join(" "),
-            Event::Error(error) => format!("error: {}", one_line(&error.to_string())),
-        };
-        writeln!(out, "{} {line}", rfc3339(SystemTime::now()))
-            .and_then(|()| out.flush())
-            .map_err(Error::Write)?;
-    }
-    Ok(())
 }
