@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,7 +39,11 @@ pub fn find_program(names: &[&str], also: &[&str]) -> Option<PathBuf> {
 /// shows for a suite whose server is not installed.
 pub fn skip(suite: &str, why: &str) {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| eprintln!("skipping the {suite} suite: {why}"));
+    ONCE.call_once(|| {
+        // Straight to the process's stderr: the test harness captures `eprintln!`, and the
+        // line must reach the person (or CI log) running `cargo test`.
+        let _ = writeln!(io::stderr(), "skipping the {suite} suite: {why}");
+    });
 }
 
 /// A server run by a test: a child process with its own scratch directory, killed when
