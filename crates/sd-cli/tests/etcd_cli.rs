@@ -3,48 +3,20 @@
 //! they stop on SIGTERM, and how `register` fails against an unreachable etcd.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use sd_testkit::{ServerProcess, find_program, free_port, skip};
+use sd_testkit::{ServerProcess, free_port};
 
 /// The bound on every wait: a line, an exit, etcd starting.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A real etcd on free loopback ports, or `None` (and one skip line) without one.
+/// A real etcd on free loopback ports and its URL, or `None` (and one skip line).
 fn etcd() -> Option<(ServerProcess, String)> {
-    let Some(program) = find_program(&["etcd"], &[]) else {
-        skip(
-            "sd-cli etcd",
-            "etcd is not installed (Debian: apt-get install etcd-server)",
-        );
-        return None;
-    };
-    let (port, peer) = (free_port().unwrap(), free_port().unwrap());
-    let url = format!("http://127.0.0.1:{port}");
-    let client = url.clone();
-    let mut server = ServerProcess::start("etcd", move |dir| {
-        let peer = format!("http://127.0.0.1:{peer}");
-        let mut command = Command::new(&program);
-        command
-            .arg(format!("--data-dir={}", dir.join("data").display()))
-            .arg(format!("--listen-client-urls={client}"))
-            .arg(format!("--advertise-client-urls={client}"))
-            .arg(format!("--listen-peer-urls={peer}"))
-            .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=default={peer}"))
-            .args(["--logger=zap", "--log-level=error"])
-            .args(["--heartbeat-interval=50", "--election-timeout=500"]);
-        command
-    })
-    .unwrap();
-    server
-        .wait_for_tcp(SocketAddr::from(([127, 0, 0, 1], port)), LIMIT)
-        .unwrap();
-    Some((server, url))
+    let (server, port) = sd_testkit::etcd("sd-cli etcd")?;
+    Some((server, format!("http://127.0.0.1:{port}")))
 }
 
 /// An `sd` process, killed when the test ends; stdout read line by line by a thread.

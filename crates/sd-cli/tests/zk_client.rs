@@ -4,51 +4,20 @@
 //! test that needs the server skips, with one line, where it is not installed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use sd_testkit::{ServerProcess, find_program, free_port, skip};
+use sd_testkit::{ServerProcess, free_port};
 
 /// The bound on every wait: a server start, a line, an exit.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A `ZooKeeper` on a free port, or `None` (said once) where it is not installed.
+/// A `ZooKeeper` on a free port and its address, or `None` (said once) where it is not
+/// installed.
 fn zookeeper() -> Option<(ServerProcess, String)> {
-    let jar = PathBuf::from("/usr/share/java/zookeeper.jar");
-    let (Some(java), true) = (find_program(&["java"], &[]), jar.is_file()) else {
-        skip(
-            "sd-cli zk",
-            "ZooKeeper is not installed (Debian: apt-get install zookeeper)",
-        );
-        return None;
-    };
-    let port = free_port().expect("a free port");
-    let mut server = ServerProcess::start("zookeeper", move |dir: &Path| {
-        let config = dir.join("zoo.cfg");
-        std::fs::write(
-            &config,
-            format!(
-                "tickTime=200\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 dataDir={}\nadmin.enableServer=false\n",
-                dir.join("data").display()
-            ),
-        )
-        .expect("zoo.cfg written");
-        let mut command = Command::new(&java);
-        command
-            .args(["-Xmx128m", "-cp"])
-            .arg(&jar)
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&config);
-        command
-    })
-    .expect("java starts");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    server.wait_for_tcp(addr, LIMIT).expect("ZooKeeper listens");
+    let (server, addr) = sd_testkit::zookeeper("sd-cli zk")?;
     Some((server, addr.to_string()))
 }
 

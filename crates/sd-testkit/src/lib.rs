@@ -161,6 +161,110 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Debian's etcd (`etcd-server`) as a one-node cluster on free loopback ports, serving
+/// on the returned client port; or, where `etcd` is not installed, `None` after `suite`'s
+/// skip line. Quiet, and quick to elect itself.
+///
+/// # Panics
+/// When etcd is installed but does not start (three tries, in case a chosen port was
+/// taken before etcd bound it): the message carries its log.
+pub fn etcd(suite: &str) -> Option<(ServerProcess, u16)> {
+    let Some(program) = find_program(&["etcd"], &[]) else {
+        skip(
+            suite,
+            "etcd is not installed (Debian: apt-get install etcd-server)",
+        );
+        return None;
+    };
+    start_with_retries("etcd", |port| {
+        let peer = free_port()?;
+        let program = program.clone();
+        let server = ServerProcess::start("etcd", move |dir| {
+            let client = format!("http://127.0.0.1:{port}");
+            let peer = format!("http://127.0.0.1:{peer}");
+            let mut command = Command::new(&program);
+            command
+                .arg("--name=default")
+                .arg(format!("--data-dir={}", dir.join("data").display()))
+                .arg(format!("--listen-client-urls={client}"))
+                .arg(format!("--advertise-client-urls={client}"))
+                .arg(format!("--listen-peer-urls={peer}"))
+                .arg(format!("--initial-advertise-peer-urls={peer}"))
+                .arg(format!("--initial-cluster=default={peer}"))
+                .args(["--logger=zap", "--log-level=error"])
+                .args(["--heartbeat-interval=50", "--election-timeout=500"]);
+            command
+        })?;
+        Ok((server, port))
+    })
+    .map_or_else(|error| panic!("etcd did not start: {error}"), Some)
+}
+
+/// Debian's `ZooKeeper` 3.8 (`zookeeper`, run with the machine's `java`) on a free
+/// loopback port, with a 200 ms tick so that sessions can be short (minimum 400 ms) and
+/// the `mntr` and `ruok` four-letter words on; or, where Java or the jar is missing,
+/// `None` after `suite`'s skip line.
+///
+/// # Panics
+/// When `ZooKeeper` is installed but does not start (three tries): the message carries its
+/// log.
+pub fn zookeeper(suite: &str) -> Option<(ServerProcess, SocketAddr)> {
+    let jar = PathBuf::from("/usr/share/java/zookeeper.jar");
+    let (Some(java), true) = (find_program(&["java"], &[]), jar.is_file()) else {
+        skip(
+            suite,
+            "ZooKeeper is not installed (Debian: apt-get install zookeeper)",
+        );
+        return None;
+    };
+    start_with_retries("zookeeper", |port| {
+        let (java, jar) = (java.clone(), jar.clone());
+        let server = ServerProcess::start("zookeeper", move |dir| {
+            let config = dir.join("zoo.cfg");
+            // Written anew at each start; a failure shows as the server not starting.
+            let _ = std::fs::write(
+                &config,
+                format!(
+                    "tickTime=200\nminSessionTimeout=400\nmaxSessionTimeout=20000\n\
+                     clientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
+                     admin.enableServer=false\n4lw.commands.whitelist=mntr,ruok\n",
+                    dir.join("data").display()
+                ),
+            );
+            let mut command = Command::new(&java);
+            command
+                .args(["-Xmx128m", "-cp"])
+                .arg(&jar)
+                .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+                .arg(&config);
+            command
+        })?;
+        Ok((server, SocketAddr::from(([127, 0, 0, 1], port))))
+    })
+    .map_or_else(|error| panic!("ZooKeeper did not start: {error}"), Some)
+}
+
+/// Starts what `start` makes on a free port until it listens there, three tries at most.
+fn start_with_retries<T>(
+    name: &str,
+    start: impl Fn(u16) -> io::Result<(ServerProcess, T)>,
+) -> io::Result<(ServerProcess, T)> {
+    let mut last = io::Error::other(format!("{name} was never started"));
+    for _ in 0..3 {
+        let port = free_port()?;
+        let (mut server, extra) = start(port)?;
+        match server.wait_for_tcp(SocketAddr::from(([127, 0, 0, 1], port)), STARTUP) {
+            Ok(()) => return Ok((server, extra)),
+            // Most likely the port was taken between choosing and binding it.
+            Err(error) => last = error,
+        }
+    }
+    Err(last)
+}
+
+/// How long a server may take to listen on a loaded machine.
+const STARTUP: Duration = Duration::from_secs(30);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,13 +4,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sd_core::{Backoff, Event, Subscription};
 use sd_etcd::Client;
-use sd_testkit::{ServerProcess, find_program, free_port, skip};
+use sd_testkit::ServerProcess;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -26,47 +25,10 @@ pub struct Etcd {
 impl Etcd {
     /// Starts etcd, or says once that the suite skips and returns `None`.
     pub async fn start() -> Option<Self> {
-        let Some(program) = find_program(&["etcd"], &[]) else {
-            skip(
-                "sd-etcd",
-                "etcd is not installed (Debian: apt-get install etcd-server)",
-            );
-            return None;
-        };
-        let mut last_error = None;
-        for _ in 0..3 {
-            let (port, peer) = (free_port().unwrap(), free_port().unwrap());
-            let program = program.clone();
-            let mut server = ServerProcess::start("etcd", move |dir| {
-                let client = format!("http://127.0.0.1:{port}");
-                let peer = format!("http://127.0.0.1:{peer}");
-                let mut command = Command::new(&program);
-                command
-                    .arg("--name=default")
-                    .arg(format!("--data-dir={}", dir.join("data").display()))
-                    .arg(format!("--listen-client-urls={client}"))
-                    .arg(format!("--advertise-client-urls={client}"))
-                    .arg(format!("--listen-peer-urls={peer}"))
-                    .arg(format!("--initial-advertise-peer-urls={peer}"))
-                    .arg(format!("--initial-cluster=default={peer}"))
-                    // Quiet, and quick to elect itself: a one-node cluster in a test.
-                    .args(["--logger=zap", "--log-level=error"])
-                    .args(["--heartbeat-interval=50", "--election-timeout=500"]);
-                command
-            })
-            .unwrap();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            match tokio::task::block_in_place(|| server.wait_for_tcp(addr, PATIENCE)) {
-                Ok(()) => {
-                    let etcd = Self { server, port };
-                    etcd.ready().await;
-                    return Some(etcd);
-                }
-                // Most likely a port taken between choosing and binding it: try others.
-                Err(error) => last_error = Some(error),
-            }
-        }
-        panic!("etcd did not start: {last_error:?}");
+        let (server, port) = tokio::task::block_in_place(|| sd_testkit::etcd("sd-etcd"))?;
+        let etcd = Self { server, port };
+        etcd.ready().await;
+        Some(etcd)
     }
 
     pub fn url(&self) -> String {

@@ -6,12 +6,10 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use sd_core::{Backoff, Event, Subscription};
-use sd_testkit::{ServerProcess, find_program, free_port, skip};
+use sd_testkit::ServerProcess;
 use sd_zk::Config;
 
 /// How long any condition may take to come true on a loaded machine.
@@ -19,8 +17,6 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The session timeout the suite asks for: ten ticks, well above the server's minimum.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(2);
-
-const JARS: &[&str] = &["/usr/share/java/zookeeper.jar"];
 
 /// One ZooKeeper server, killed when dropped.
 pub struct ZooKeeper {
@@ -32,51 +28,10 @@ impl ZooKeeper {
     /// Starts a server, or says once that the suite skips and returns `None` when Java or
     /// ZooKeeper is not installed.
     pub fn start() -> Option<Self> {
-        let java = find_program(&["java"], &[]);
-        let jar = JARS.iter().map(PathBuf::from).find(|p| p.is_file());
-        let (Some(java), Some(jar)) = (java, jar) else {
-            skip(
-                "sd-zk",
-                "ZooKeeper is not installed (Debian: apt-get install zookeeper)",
-            );
-            return None;
-        };
-        let mut last = None;
-        // A free port may be taken before the server binds it: try a few.
-        for _ in 0..3 {
-            let port = free_port().expect("a free port");
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            let (java, jar) = (java.clone(), jar.clone());
-            let server = ServerProcess::start("zookeeper", move |dir: &Path| {
-                let config = dir.join("zoo.cfg");
-                let data = dir.join("data");
-                std::fs::write(
-                    &config,
-                    format!(
-                        "tickTime=200\nminSessionTimeout=400\nmaxSessionTimeout=20000\n\
-                         clientPort={port}\nclientPortAddress=127.0.0.1\ndataDir={}\n\
-                         admin.enableServer=false\n4lw.commands.whitelist=mntr,ruok\n",
-                        data.display()
-                    ),
-                )
-                .expect("zoo.cfg written");
-                let mut command = Command::new(&java);
-                command
-                    .arg("-Xmx128m")
-                    .arg("-cp")
-                    .arg(&jar)
-                    .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-                    .arg(&config);
-                command
-            })
-            .expect("java starts");
-            let mut zk = Self { server, addr };
-            match zk.wait_serving() {
-                Ok(()) => return Some(zk),
-                Err(error) => last = Some(error),
-            }
-        }
-        panic!("ZooKeeper did not start: {last:?}");
+        let (server, addr) = sd_testkit::zookeeper("sd-zk")?;
+        let mut zk = Self { server, addr };
+        zk.wait_serving().expect("ZooKeeper serves");
+        Some(zk)
     }
 
     /// `127.0.0.1:port`.
