@@ -3,13 +3,14 @@
 //! they run, how they stop on SIGTERM, and how they fail against an unreachable registry.
 //! The registry URLs come from `--url` (repeated for failover) or from `EUREKA_URL`.
 
-use std::io::{BufRead, BufReader, Read};
+mod process;
+
 use std::net::{IpAddr, TcpListener};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread::{self, JoinHandle};
+use std::process::ExitStatus;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use process::Sd;
 use sd_eureka::{Applications, Connection, Format, InstanceInfo, Status};
 use sd_eureka_server::EurekaServer;
 use tokio::runtime::Runtime;
@@ -147,22 +148,7 @@ fn dead_url() -> String {
     format!("http://{addr}/eureka/")
 }
 
-/// An `sd` process, killed when the test ends however it ends. Its stdout is read line by
-/// line by a thread, so that every read can be bounded.
-struct Sd {
-    child: Child,
-    lines: Receiver<String>,
-    /// Reads stderr all along, so that a chatty process (`RUST_LOG=trace`) never blocks on
-    /// a full pipe; its text once the process has closed it.
-    stderr: Option<JoinHandle<String>>,
-}
-
 impl Sd {
-    /// Starts `sd` with `args`, without `EUREKA_URL`.
-    fn spawn(args: &[&str]) -> Self {
-        Self::spawn_with_env(args, None)
-    }
-
     /// Starts `sd` with `args`, and `EUREKA_URL` set to `eureka_url` when given (unset
     /// otherwise, whatever the test's own environment holds).
     fn spawn_with_env(args: &[&str], eureka_url: Option<&str>) -> Self {
@@ -171,142 +157,6 @@ impl Sd {
             .into_iter()
             .collect();
         Self::spawn_with_variables(args, &variables)
-    }
-
-    /// Starts `sd` with `args` and these environment variables; `EUREKA_URL` and
-    /// `RUST_LOG` are unset unless given, whatever the test's own environment holds.
-    fn spawn_with_variables(args: &[&str], variables: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sd"));
-        command
-            .args(args)
-            .env_remove("EUREKA_URL")
-            .env_remove("RUST_LOG")
-            .envs(variables.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn sd");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = thread::spawn(move || {
-            let mut text = String::new();
-            stderr.read_to_string(&mut text).expect("read stderr");
-            text
-        });
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            stderr: Some(stderr),
-        }
-    }
-
-    /// The next stdout line, within [`LIMIT`].
-    fn line(&mut self) -> String {
-        match self.lines.recv_timeout(LIMIT) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => panic!("no line from sd within {LIMIT:?}"),
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = self.wait();
-                panic!("sd closed stdout ({status}); stderr: {}", self.stderr())
-            }
-        }
-    }
-
-    /// The next line of `sd eureka watch`, its time checked (`YYYY-MM-DDTHH:MM:SSZ`, within
-    /// a day of now, as the test's clock is the process's) and taken off.
-    fn entry(&mut self) -> String {
-        let line = self.line();
-        let (time, rest) = line.split_once(' ').expect("a time and the rest");
-        let shape = time.len() == 20
-            && time.bytes().enumerate().all(|(i, b)| match i {
-                4 | 7 => b == b'-',
-                10 => b == b'T',
-                13 | 16 => b == b':',
-                19 => b == b'Z',
-                _ => b.is_ascii_digit(),
-            });
-        assert!(shape, "not an RFC 3339 UTC time: {line:?}");
-        let year: u64 = time[..4].parse().expect("a year");
-        let this_year = 1970
-            + std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("after 1970")
-                .as_secs()
-                / 31_556_952;
-        assert!(year.abs_diff(this_year) <= 1, "{line:?}");
-        rest.to_owned()
-    }
-
-    /// Every stdout line still to come, once it has exited.
-    fn rest(&mut self) -> Vec<String> {
-        let mut rest = Vec::new();
-        loop {
-            match self.lines.recv_timeout(LIMIT) {
-                Ok(line) => rest.push(line),
-                Err(RecvTimeoutError::Disconnected) => return rest,
-                Err(RecvTimeoutError::Timeout) => panic!("stdout still open after {LIMIT:?}"),
-            }
-        }
-    }
-
-    /// Waits at most [`LIMIT`] for the exit; panics past it (the drop kills it).
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for sd") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sd still running after {LIMIT:?}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Sends SIGTERM and returns at once.
-    fn signal_terminate(&self) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-    }
-
-    /// Sends SIGTERM and waits for the exit.
-    fn terminate(&mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        self.wait()
-    }
-
-    /// Its whole stderr, once it has exited.
-    fn stderr(&mut self) -> String {
-        self.stderr
-            .take()
-            .map(|reader| reader.join().expect("the stderr reader"))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Sd {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
     }
 }
 
