@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -78,7 +79,7 @@ pub struct Endpointer<E> {
 impl<E> Endpointer<E> {
     fn reader(handle: Arc<Handle<E>>) -> Self {
         let core = Arc::clone(&handle.core);
-        let generation = core.generation.0.load(Ordering::Acquire);
+        let generation = core.generation.load(Ordering::Acquire);
         let cached = core.published.load_full();
         Self {
             handle,
@@ -94,7 +95,7 @@ impl<E> Endpointer<E> {
     fn snapshot(&mut self) -> &Snapshot<E> {
         // Acquire: pairs with the writer's Release, so the snapshot loaded after seeing
         // a generation is at least as new as the one published under it.
-        let current = self.core.generation.0.load(Ordering::Acquire);
+        let current = self.core.generation.load(Ordering::Acquire);
         if current != self.generation {
             self.refresh(current);
         }
@@ -112,7 +113,7 @@ impl<E> Endpointer<E> {
 
     /// Whether a snapshot was published since the one last seen; marks it seen.
     fn take_change(&mut self) -> bool {
-        let current = self.core.generation.0.load(Ordering::Acquire);
+        let current = self.core.generation.load(Ordering::Acquire);
         let changed = current != self.seen;
         self.seen = current;
         changed
@@ -135,7 +136,7 @@ struct Handle<E> {
 struct Core<E> {
     /// Bumped after each publish: what readers check on every read. On cache lines of
     /// its own, so that writes to the fields below never evict it from readers' caches.
-    generation: Padded<AtomicU64>,
+    generation: CachePadded<AtomicU64>,
     published: ArcSwap<Snapshot<E>>,
     /// Readers waiting for the next publish.
     changes: Changes,
@@ -226,7 +227,7 @@ impl<E> Core<E> {
     fn publish(&self, snapshot: Snapshot<E>) {
         self.published.store(Arc::new(snapshot));
         // Release: a reader that sees the new generation then loads this snapshot.
-        self.generation.0.fetch_add(1, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -297,11 +298,6 @@ fn failed(error: &Error) -> Error {
     error.clone()
 }
 
-/// A value on cache lines of its own. 128 bytes: adjacent-line prefetching pulls lines
-/// in pairs on x86.
-#[repr(align(128))]
-struct Padded<T>(T);
-
 impl<E> fmt::Debug for Endpointer<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let snapshot = self.handle.core.published.load();
@@ -352,7 +348,7 @@ impl EndpointerBuilder {
             debug_assert!(closers.is_empty(), "a fresh cache has nothing to close");
         }
         let core = Arc::new(Core {
-            generation: Padded(AtomicU64::new(0)),
+            generation: CachePadded::new(AtomicU64::new(0)),
             published: ArcSwap::from_pointee(cache.snapshot()),
             changes: Changes::default(),
             cache: Mutex::new(cache),

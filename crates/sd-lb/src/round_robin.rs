@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
+use crossbeam_utils::CachePadded;
+
 use sd_core::{Endpoint, EndpointSource};
 
 use crate::balancer::pick;
@@ -44,17 +46,10 @@ pub struct RoundRobin<S> {
 enum Cursor {
     /// This clone's own position, once it has picked, and the sequence first picks take
     /// their start from.
-    Own(Option<usize>, Arc<Padded<AtomicUsize>>),
+    Own(Option<usize>, Arc<CachePadded<AtomicUsize>>),
     /// go-kit's one counter, shared by every clone; on cache lines of its own.
-    Shared(Arc<Padded<AtomicUsize>>),
+    Shared(Arc<CachePadded<AtomicUsize>>),
 }
-
-/// A value on cache lines of its own, so that the counter every pick writes does not
-/// evict the fields every pick only reads. 128 bytes: adjacent-line prefetching pulls
-/// lines in pairs on x86.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct Padded<T>(T);
 
 impl<S> RoundRobin<S> {
     /// A round-robin balancer over `source`, with a cursor per clone.
@@ -117,7 +112,7 @@ where
         let cursor = &mut self.cursor;
         pick(self.source.endpoints(), |len| match cursor {
             Cursor::Own(next, starts) => {
-                let next = next.get_or_insert_with(|| starts.0.fetch_add(1, Ordering::Relaxed));
+                let next = next.get_or_insert_with(|| starts.fetch_add(1, Ordering::Relaxed));
                 // A compare instead of `%` on every pick: division is the slowest integer
                 // instruction. The cursor stays below `len` except when the set shrank
                 // (or the cursor started beyond it), and then one division brings it back.
@@ -129,7 +124,7 @@ where
                 index
             }
             // Relaxed: picks need a fair share, not an order relative to other memory.
-            Cursor::Shared(counter) => counter.0.fetch_add(1, Ordering::Relaxed) % len,
+            Cursor::Shared(counter) => counter.fetch_add(1, Ordering::Relaxed) % len,
         })
     }
 
@@ -142,7 +137,7 @@ impl<S: fmt::Debug> fmt::Debug for RoundRobin<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let cursor = match &self.cursor {
             Cursor::Own(next, _) => next.unwrap_or_default(),
-            Cursor::Shared(counter) => counter.0.load(Ordering::Relaxed),
+            Cursor::Shared(counter) => counter.load(Ordering::Relaxed),
         };
         f.debug_struct("RoundRobin")
             .field("source", &self.source)
