@@ -6,7 +6,7 @@ use std::hash::{BuildHasher as _, RandomState};
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use crate::splitmix64;
+use crate::wyrand;
 
 /// Exponential backoff with jitter.
 ///
@@ -28,7 +28,7 @@ use crate::splitmix64;
 pub struct Backoff {
     first: Duration,
     max: Duration,
-    /// `SplitMix64` state.
+    /// `WyRand` state.
     state: AtomicU64,
 }
 
@@ -90,7 +90,7 @@ impl Backoff {
     }
 
     fn next_u64(&self) -> u64 {
-        splitmix64(&self.state)
+        wyrand(&self.state)
     }
 }
 

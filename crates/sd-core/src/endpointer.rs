@@ -66,13 +66,15 @@ pub struct Endpointer<E> {
     handle: Arc<Handle<E>>,
     /// The handle's core, held directly: one pointer hop fewer on every read.
     core: Arc<Core<E>>,
-    /// This reader's copy of the published snapshot, and the generation it was published
-    /// as (or an earlier one: a publish between reading the generation and loading the
-    /// snapshot only makes the next read load it again).
-    cached: Arc<Snapshot<E>>,
+    /// This reader's copy of the published snapshot, held inline (the list's own pointer
+    /// and length, not a pointer to them) so that a read makes one hop fewer; and the
+    /// generation it was published as (or an earlier one: a publish between reading the
+    /// generation and loading the snapshot only makes the next read load it again).
+    cached: Snapshot<E>,
     generation: u64,
     /// The generation this reader last lent or reported as a change: what "changed" is
-    /// measured from.
+    /// measured from. Never behind `generation`: both move together when a read
+    /// refreshes, so a read that finds nothing new has nothing to write.
     seen: u64,
 }
 
@@ -80,7 +82,7 @@ impl<E> Endpointer<E> {
     fn reader(handle: Arc<Handle<E>>) -> Self {
         let core = Arc::clone(&handle.core);
         let generation = core.generation.load(Ordering::Acquire);
-        let cached = core.published.load_full();
+        let cached = Snapshot::clone(&core.published.load());
         Self {
             handle,
             core,
@@ -107,8 +109,9 @@ impl<E> Endpointer<E> {
     #[cold]
     #[inline(never)]
     fn refresh(&mut self, generation: u64) {
-        self.cached = self.core.published.load_full();
+        self.cached.clone_from(&self.core.published.load());
         self.generation = generation;
+        self.seen = generation;
     }
 
     /// Whether a snapshot was published since the one last seen; marks it seen.
@@ -269,9 +272,7 @@ impl<E> EndpointSource for Endpointer<E> {
 
     #[inline]
     fn endpoints(&mut self) -> Result<&Endpoints<E>, Error> {
-        self.snapshot();
-        self.seen = self.generation;
-        match &*self.cached {
+        match self.snapshot() {
             Ok(endpoints) => Ok(endpoints),
             Err(error) => Err(failed(error)),
         }

@@ -66,7 +66,7 @@ mod fixed;
 mod instance;
 mod instancer;
 mod registrar;
-mod splitmix;
+mod rng;
 mod task;
 
 pub use backoff::Backoff;
@@ -80,5 +80,5 @@ pub use fixed::{FixedEndpointer, FixedInstancer};
 pub use instance::{Instance, InstanceBuilder};
 pub use instancer::{Instancer, Subscription};
 pub use registrar::Registrar;
-pub use splitmix::{SplitMix64, splitmix64};
+pub use rng::{WyRand, wyrand};
 pub use task::{OwnedTask, Stopping};

@@ -3,15 +3,15 @@
 use std::fmt;
 use std::task::{Context, Poll};
 
-use sd_core::{Endpoint, EndpointSource, SplitMix64};
+use sd_core::{Endpoint, EndpointSource, WyRand};
 
 use crate::balancer::pick;
 use crate::{Balancer, Error};
 
 /// Picks an endpoint uniformly at random.
 ///
-/// Each clone draws from a generator of its own (`SplitMix64`: an addition and a few
-/// multiplications per pick), so picks on different threads never write the same memory
+/// Each clone draws from a generator of its own (`WyRand`: an addition and one
+/// multiplication per pick), so picks on different threads never write the same memory
 /// or wait for each other. [`with_seed`](Self::with_seed) makes one balancer's picks
 /// reproducible, for tests; its clones are seeded afresh.
 ///
@@ -25,7 +25,7 @@ use crate::{Balancer, Error};
 /// ```
 pub struct Random<S> {
     source: S,
-    generator: SplitMix64,
+    generator: WyRand,
 }
 
 impl<S> Random<S> {
@@ -33,7 +33,7 @@ impl<S> Random<S> {
     pub fn new(source: S) -> Self {
         Self {
             source,
-            generator: SplitMix64::from_entropy(),
+            generator: WyRand::from_entropy(),
         }
     }
 
@@ -41,7 +41,7 @@ impl<S> Random<S> {
     pub fn with_seed(source: S, seed: u64) -> Self {
         Self {
             source,
-            generator: SplitMix64::new(seed),
+            generator: WyRand::new(seed),
         }
     }
 

@@ -40,23 +40,27 @@ use crate::{Balancer, Error};
 /// ```
 pub struct RoundRobin<S> {
     source: S,
-    cursor: Cursor,
+    /// The index this clone picks next. It stays below the list's length on the fast
+    /// path, so one comparison covers every other case: [`NOT_STARTED`] until the first
+    /// pick, [`SHARED`] for go-kit's semantics, or a set that shrank below it.
+    next: usize,
+    /// The sequence first picks take their start from, or go-kit's one counter; on cache
+    /// lines of its own.
+    counter: Arc<CachePadded<AtomicUsize>>,
 }
 
-enum Cursor {
-    /// This clone's own position, once it has picked, and the sequence first picks take
-    /// their start from.
-    Own(Option<usize>, Arc<CachePadded<AtomicUsize>>),
-    /// go-kit's one counter, shared by every clone; on cache lines of its own.
-    Shared(Arc<CachePadded<AtomicUsize>>),
-}
+/// `next` of a clone that has not picked yet.
+const NOT_STARTED: usize = usize::MAX;
+/// `next` of a balancer whose clones share one counter.
+const SHARED: usize = usize::MAX - 1;
 
 impl<S> RoundRobin<S> {
     /// A round-robin balancer over `source`, with a cursor per clone.
     pub fn new(source: S) -> Self {
         Self {
             source,
-            cursor: Cursor::Own(None, Arc::default()),
+            next: NOT_STARTED,
+            counter: Arc::default(),
         }
     }
 
@@ -75,7 +79,8 @@ impl<S> RoundRobin<S> {
     pub fn shared(source: S) -> Self {
         Self {
             source,
-            cursor: Cursor::Shared(Arc::default()),
+            next: SHARED,
+            counter: Arc::default(),
         }
     }
 
@@ -86,17 +91,14 @@ impl<S> RoundRobin<S> {
 }
 
 impl<S: Clone> Clone for RoundRobin<S> {
+    /// A clone of a balancer that has picked goes on from its position; one of a
+    /// balancer that never picked (a template, such as a service in axum state) takes its
+    /// start from the shared sequence at its first pick.
     fn clone(&self) -> Self {
-        let cursor = match &self.cursor {
-            // A clone of a balancer that has picked goes on from its position; one of a
-            // balancer that never picked (a template, such as a service in axum state)
-            // takes its start from the shared sequence at its first pick.
-            Cursor::Own(next, starts) => Cursor::Own(*next, Arc::clone(starts)),
-            Cursor::Shared(counter) => Cursor::Shared(Arc::clone(counter)),
-        };
         Self {
             source: self.source.clone(),
-            cursor,
+            next: self.next,
+            counter: Arc::clone(&self.counter),
         }
     }
 }
@@ -109,22 +111,19 @@ where
 
     #[inline]
     fn endpoint(&mut self) -> Result<&Endpoint<S::Endpoint>, Error> {
-        let cursor = &mut self.cursor;
-        pick(self.source.endpoints(), |len| match cursor {
-            Cursor::Own(next, starts) => {
-                let next = next.get_or_insert_with(|| starts.fetch_add(1, Ordering::Relaxed));
-                // A compare instead of `%` on every pick: division is the slowest integer
-                // instruction. The cursor stays below `len` except when the set shrank
-                // (or the cursor started beyond it), and then one division brings it back.
-                if *next >= len {
-                    *next %= len;
-                }
-                let index = *next;
-                *next += 1;
+        let next = &mut self.next;
+        let counter = &self.counter;
+        pick(self.source.endpoints(), |len| {
+            let index = *next;
+            if index < len {
+                *next = index + 1;
                 index
+            } else if index == SHARED {
+                // Relaxed: picks need a fair share, not an order relative to other memory.
+                counter.fetch_add(1, Ordering::Relaxed) % len
+            } else {
+                restart(next, counter, len)
             }
-            // Relaxed: picks need a fair share, not an order relative to other memory.
-            Cursor::Shared(counter) => counter.fetch_add(1, Ordering::Relaxed) % len,
         })
     }
 
@@ -133,16 +132,31 @@ where
     }
 }
 
+/// The index to pick for a clone's first pick, or after the set shrank below its cursor:
+/// out of line, so that the common pick is a comparison and an increment.
+#[cold]
+#[inline(never)]
+fn restart(next: &mut usize, counter: &AtomicUsize, len: usize) -> usize {
+    let index = match *next {
+        NOT_STARTED => counter.fetch_add(1, Ordering::Relaxed) % len,
+        // The set shrank below the cursor: wrap.
+        beyond => beyond % len,
+    };
+    *next = index + 1;
+    index
+}
+
 impl<S: fmt::Debug> fmt::Debug for RoundRobin<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cursor = match &self.cursor {
-            Cursor::Own(next, _) => next.unwrap_or_default(),
-            Cursor::Shared(counter) => counter.load(Ordering::Relaxed),
+        let cursor = match self.next {
+            SHARED => self.counter.load(Ordering::Relaxed),
+            NOT_STARTED => 0,
+            next => next,
         };
         f.debug_struct("RoundRobin")
             .field("source", &self.source)
             .field("cursor", &cursor)
-            .field("shared", &matches!(self.cursor, Cursor::Shared(_)))
+            .field("shared", &(self.next == SHARED))
             .finish()
     }
 }
