@@ -18,8 +18,15 @@ pub trait Balancer {
     /// The user's endpoint value.
     type Endpoint;
 
+    /// Picks an endpoint, or says why none could be picked; the [`Pick`] also lends the
+    /// list it was picked from.
+    fn pick(&mut self) -> Result<Pick<'_, Self::Endpoint>, Error>;
+
     /// Picks an endpoint, or says why none could be picked.
-    fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error>;
+    #[inline]
+    fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error> {
+        self.pick().map(Pick::endpoint)
+    }
 
     /// Ready once the endpoints behind the balancer changed since its last pick; see
     /// [`EndpointSource::poll_changed`](sd_core::EndpointSource::poll_changed). Lets a
@@ -31,8 +38,8 @@ impl<T: Balancer + ?Sized> Balancer for &mut T {
     type Endpoint = T::Endpoint;
 
     #[inline]
-    fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error> {
-        (**self).endpoint()
+    fn pick(&mut self) -> Result<Pick<'_, Self::Endpoint>, Error> {
+        (**self).pick()
     }
 
     fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -44,8 +51,8 @@ impl<T: Balancer + ?Sized> Balancer for Box<T> {
     type Endpoint = T::Endpoint;
 
     #[inline]
-    fn endpoint(&mut self) -> Result<&Endpoint<Self::Endpoint>, Error> {
-        (**self).endpoint()
+    fn pick(&mut self) -> Result<Pick<'_, Self::Endpoint>, Error> {
+        (**self).pick()
     }
 
     fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -53,18 +60,63 @@ impl<T: Balancer + ?Sized> Balancer for Box<T> {
     }
 }
 
+/// One pick: an endpoint, and the list it was picked from.
+///
+/// Both are lent by the balancer. A caller that needs the endpoint beyond the next pick
+/// (a response future that names the instance should the call fail) may keep the
+/// endpoint, or keep the list and the index: a list changes only when discovery does, so
+/// a caller can hold one copy of it across many picks and compare it
+/// ([`Endpoints::ptr_eq`]) rather than take a reference count on every pick.
+#[derive(Debug)]
+pub struct Pick<'a, E> {
+    list: &'a Endpoints<E>,
+    index: usize,
+}
+
+impl<E> Clone for Pick<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Pick<'_, E> {}
+
+impl<'a, E> Pick<'a, E> {
+    /// The endpoint at `index` of `list`; `None` when `index` is out of range.
+    pub fn new(list: &'a Endpoints<E>, index: usize) -> Option<Self> {
+        (index < list.len()).then_some(Self { list, index })
+    }
+
+    /// The endpoint picked.
+    #[inline]
+    pub fn endpoint(self) -> &'a Endpoint<E> {
+        // In range: checked when the pick was made, and the list is immutable.
+        &self.list[self.index]
+    }
+
+    /// The list the endpoint was picked from.
+    #[inline]
+    pub fn list(self) -> &'a Endpoints<E> {
+        self.list
+    }
+
+    /// The endpoint's index in [`list`](Self::list).
+    #[inline]
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
 /// The part every balancer shares: turn the source's failure or emptiness into an
-/// [`Error`], let `choose` pick an index in `0..len`, and lend that endpoint.
+/// [`Error`], let `choose` pick an index in `0..len`, and lend that pick.
 #[inline]
 pub(crate) fn pick<E>(
     endpoints: Result<&Endpoints<E>, sd_core::Error>,
     choose: impl FnOnce(usize) -> usize,
-) -> Result<&Endpoint<E>, Error> {
-    let endpoints = endpoints.map_err(Error::Discovery)?;
-    if endpoints.is_empty() {
+) -> Result<Pick<'_, E>, Error> {
+    let list = endpoints.map_err(Error::Discovery)?;
+    if list.is_empty() {
         return Err(Error::NoEndpoints);
     }
-    endpoints
-        .get(choose(endpoints.len()))
-        .ok_or(Error::NoEndpoints)
+    Pick::new(list, choose(list.len())).ok_or(Error::NoEndpoints)
 }

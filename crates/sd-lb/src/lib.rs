@@ -51,7 +51,7 @@ pub mod retry;
 mod round_robin;
 pub mod zone;
 
-pub use balancer::Balancer;
+pub use balancer::{Balancer, Pick};
 pub use error::Error;
 pub use outliers::{Outcome, OutlierConfig, OutlierDetector, Outliers, Reporting};
 pub use random::Random;

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::task::{Context, Poll};
 
-use sd_core::{Endpoint, EndpointSource, WyRand};
+use sd_core::{EndpointSource, WyRand};
 
 use crate::balancer::pick;
-use crate::{Balancer, Error};
+use crate::{Balancer, Error, Pick};
 
 /// Picks an endpoint uniformly at random.
 ///
@@ -73,7 +73,7 @@ where
     type Endpoint = S::Endpoint;
 
     #[inline]
-    fn endpoint(&mut self) -> Result<&Endpoint<S::Endpoint>, Error> {
+    fn pick(&mut self) -> Result<Pick<'_, S::Endpoint>, Error> {
         let generator = &mut self.generator;
         pick(self.source.endpoints(), |len| {
             below(generator.next_u64(), len)

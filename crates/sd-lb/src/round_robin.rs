@@ -7,10 +7,10 @@ use std::task::{Context, Poll};
 
 use crossbeam_utils::CachePadded;
 
-use sd_core::{Endpoint, EndpointSource};
+use sd_core::EndpointSource;
 
 use crate::balancer::pick;
-use crate::{Balancer, Error};
+use crate::{Balancer, Error, Pick};
 
 /// Picks endpoints in turn.
 ///
@@ -110,7 +110,7 @@ where
     type Endpoint = S::Endpoint;
 
     #[inline]
-    fn endpoint(&mut self) -> Result<&Endpoint<S::Endpoint>, Error> {
+    fn pick(&mut self) -> Result<Pick<'_, S::Endpoint>, Error> {
         let next = &mut self.next;
         let counter = &self.counter;
         pick(self.source.endpoints(), |len| {
