@@ -10,7 +10,10 @@
 //!   16 endpoints (the pick, the endpoint service's clone, the tracing span, the response
 //!   future that keeps the endpoint to name it in errors).
 //! - `balanced + retry`: the same behind sd-tower's `RetryLayer` (3 attempts, 10 s
-//!   deadline): the stack the README recommends.
+//!   deadline).
+//! - `retry balanced`: `Balanced::retry` with the same settings: the retries fused into
+//!   `Balanced` (one lease per request instead of two references), the stack the README
+//!   recommends.
 //! - `pick only`: the balancer pick alone (`RoundRobin::endpoint()`): the part of
 //!   `balanced` that is sd-lb's and sd-core's rather than sd-tower's.
 //!
@@ -126,6 +129,9 @@ fn overhead(c: &mut Criterion) {
     let retried = ServiceBuilder::new()
         .layer(RetryLayer::new(3, Duration::from_secs(10)))
         .service(balanced.clone());
+    let fused = balanced
+        .clone()
+        .retry(RetryLayer::new(3, Duration::from_secs(10)));
     let endpoint = Echo;
 
     let mut group = c.benchmark_group("request");
@@ -177,6 +183,19 @@ fn overhead(c: &mut Criterion) {
                     threads,
                     iters,
                     || retried.clone(),
+                    |service, cx, n| {
+                        black_box(request(service, cx, black_box(n)));
+                    },
+                )
+            });
+        });
+        group.bench_function(format!("retry balanced, {threads} thread(s)"), |b| {
+            b.iter_custom(|iters| {
+                per_thread(
+                    &rt,
+                    threads,
+                    iters,
+                    || fused.clone(),
                     |service, cx, n| {
                         black_box(request(service, cx, black_box(n)));
                     },

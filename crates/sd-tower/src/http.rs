@@ -19,9 +19,9 @@
 //!
 //! # What happens to a request
 //!
-//! The stack is `RetryLayer` over [`Balanced`](crate::Balanced) over round robin over
-//! [`Outliers`] over an [`Endpointer`] of [`HttpEndpoint`]s, all sharing one hyper-util
-//! connection pool:
+//! The stack is [`Balanced`](crate::Balanced) with [`RetryLayer`]'s retries fused in
+//! ([`RetryBalanced`](crate::RetryBalanced)) over round robin over [`Outliers`] over an
+//! [`Endpointer`] of [`HttpEndpoint`]s, all sharing one hyper-util connection pool:
 //!
 //! 1. **Addressing.** A relative request (`/orders/1`) or one addressed to the app
 //!    (`http://orders/orders/1`, as with Spring's load-balanced clients; the authority is
@@ -64,7 +64,7 @@ use sd_lb::{OutlierConfig, OutlierDetector, Outliers, RoundRobin};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder};
 
-use crate::{BalancedLayer, Callback, RetryLayer};
+use crate::{Balanced, Callback, RetryLayer};
 
 /// Idle pooled connections are closed after this: servers close idle keep-alive
 /// connections after 20 s or so (Tomcat, sd-eureka-server), and a request must not race
@@ -529,14 +529,13 @@ impl HttpClientBuilder {
             ))
         })?;
         let view = Mutex::new(endpointer.clone());
-        let service = ServiceBuilder::new()
-            .map_result(last_answer)
-            .layer(RetryLayer::new(self.attempts, self.timeout).callback(RetryWorthy))
-            .layer(BalancedLayer::new(self.ready_timeout))
-            .service(RoundRobin::new(Outliers::with_detector(
-                endpointer,
-                detector.clone(),
-            )));
+        let balanced = Balanced::with_ready_timeout(
+            RoundRobin::new(Outliers::with_detector(endpointer, detector.clone())),
+            self.ready_timeout,
+        );
+        let service = ServiceBuilder::new().map_result(last_answer).service(
+            balanced.retry(RetryLayer::new(self.attempts, self.timeout).callback(RetryWorthy)),
+        );
         Ok(HttpClient {
             service: BoxCloneSyncService::new(service),
             shared: Arc::new(Shared {

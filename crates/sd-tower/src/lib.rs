@@ -50,6 +50,7 @@ mod error;
 pub mod http;
 mod ready_timeout;
 mod retry;
+mod retry_balanced;
 mod service;
 
 pub use discover::DiscoverInstances;
@@ -58,4 +59,5 @@ pub use error::Error;
 pub use http::{HttpClient, HttpClientBuilder, HttpError, Tls};
 pub use ready_timeout::{ReadyTimeout, ReadyTimeoutFuture, ReadyTimeoutLayer};
 pub use retry::{Callback, KeepTrying, RetryLayer, RetryService};
+pub use retry_balanced::{RetryBalanced, RetryBalancedFuture};
 pub use service::{Balanced, BalancedLayer, ResponseFuture};

@@ -135,19 +135,25 @@ impl<S: Clone, C: Clone> Layer<S> for RetryLayer<C> {
     type Service = RetryService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let policy = Arc::new(Policy {
+        RetryService::with_policy(inner, self.clone().into_policy())
+    }
+}
+
+impl<C> RetryLayer<C> {
+    /// The settings, as every clone of a service built from them shares them.
+    pub(crate) fn into_policy(self) -> Arc<Policy<C>> {
+        Arc::new(Policy {
             max_attempts: self.max_attempts,
             timeout: self.timeout,
-            budget: Arc::clone(&self.budget),
-            backoff: Arc::clone(&self.backoff),
-            callback: self.callback.clone(),
-        });
-        RetryService::with_policy(inner, policy)
+            budget: self.budget,
+            backoff: self.backoff,
+            callback: self.callback,
+        })
     }
 }
 
 /// What every clone of a [`RetryService`] shares.
-struct Policy<C> {
+pub(crate) struct Policy<C> {
     max_attempts: usize,
     timeout: Duration,
     budget: Arc<RetryBudget>,
@@ -158,7 +164,7 @@ struct Policy<C> {
 /// What a request's future needs should its first attempt fail: a service to retry on
 /// and the policy. One per service clone, so that holding it (a reference-count
 /// increment) writes only memory of this clone's.
-struct Spare<S, C> {
+pub(crate) struct Spare<S, C> {
     /// Behind a lock only so that the future is `Send` for any `Send` service; it is
     /// locked once per retry, to clone the service. (A clone of a round robin that never
     /// picked takes the next index of its clones' shared sequence, so consecutive
@@ -181,15 +187,38 @@ pub struct RetryService<S, C> {
 
 impl<S: Clone, C> RetryService<S, C> {
     fn with_policy(inner: S, policy: Arc<Policy<C>>) -> Self {
-        let spare = Arc::new(Spare {
-            service: Mutex::new(inner.clone()),
-            policy,
-        });
         Self {
+            spare: Spare::new(inner.clone(), policy),
             inner,
-            spare,
             deposits: Deposits::default(),
         }
+    }
+}
+
+impl<S, C> Spare<S, C> {
+    pub(crate) fn new(service: S, policy: Arc<Policy<C>>) -> Arc<Self> {
+        Arc::new(Self {
+            service: Mutex::new(service),
+            policy,
+        })
+    }
+
+    pub(crate) fn policy(&self) -> &Arc<Policy<C>> {
+        &self.policy
+    }
+}
+
+impl<C> Policy<C> {
+    pub(crate) fn max_attempts(&self) -> usize {
+        self.max_attempts
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(crate) fn budget(&self) -> &RetryBudget {
+        &self.budget
     }
 }
 
@@ -237,12 +266,19 @@ where
         self.deposits.count(&self.spare.policy.budget);
         // The service polled ready makes the first attempt (it may hold a reservation).
         let first = self.inner.call(request.clone());
-        RetryFuture {
+        RetryFuture::first(first, request, Arc::clone(&self.spare))
+    }
+}
+
+impl<S: Service<Req>, C, Req> RetryFuture<S, C, Req> {
+    /// The attempts of `request`, the first of which is `first`.
+    pub(crate) fn first(first: S::Future, request: Req, spare: Arc<Spare<S, C>>) -> Self {
+        Self {
             state: State::First {
                 attempt: first,
                 request: Some(request),
-                spare: Arc::clone(&self.spare),
-                deadline: None,
+                spare,
+                deadline: Deadline::Unarmed,
             },
         }
     }
@@ -271,8 +307,7 @@ pin_project_lite::pin_project! {
             attempt: S::Future,
             request: Option<Req>,
             spare: Arc<Spare<S, C>>,
-            // Armed when the attempt first has to wait; `Some(None)`: no deadline.
-            deadline: Option<Option<Pin<Box<tokio::time::Sleep>>>>,
+            deadline: Deadline,
         },
         // The first attempt failed: the retries.
         Retrying {
@@ -300,37 +335,14 @@ where
                 request,
                 spare,
                 deadline,
-            } => {
-                let error = match attempt.poll(cx) {
-                    Poll::Ready(Ok(response)) => return Poll::Ready(Ok(response)),
-                    Poll::Ready(Err(error)) => error,
-                    Poll::Pending => {
-                        let timeout = spare.policy.timeout;
-                        let sleep = deadline.get_or_insert_with(|| {
-                            Instant::now()
-                                .checked_add(timeout)
-                                .map(|at| Box::pin(tokio::time::sleep_until(at)))
-                        });
-                        if let Some(sleep) = sleep {
-                            ready!(sleep.as_mut().poll(cx));
-                            let error: RetryError<BoxError> =
-                                RetryError::deadline_exceeded(ErrorLog::default(), timeout);
-                            return Poll::Ready(Err(Box::new(error)));
-                        }
-                        return Poll::Pending;
-                    }
-                };
-                let Some(request) = request.take() else {
-                    return Poll::Ready(Err(error.into()));
-                };
-                // The deadline counts from the first attempt, armed or not.
-                let until = match deadline {
-                    Some(Some(sleep)) => Some(sleep.deadline()),
-                    Some(None) => None,
-                    None => Instant::now().checked_add(spare.policy.timeout),
-                };
-                Box::pin(retry(Arc::clone(spare), request, error, until))
-            }
+            } => match ready!(poll_first(attempt, deadline, |_| spare.policy.timeout, cx)) {
+                First::Answered(response) => return Poll::Ready(Ok(response)),
+                First::TimedOut(error) => return Poll::Ready(Err(error)),
+                First::Failed(error, until) => match request.take() {
+                    Some(request) => Box::pin(retry(Arc::clone(spare), request, error, until)),
+                    None => return Poll::Ready(Err(error.into())),
+                },
+            },
         };
         self.as_mut()
             .project()
@@ -343,8 +355,70 @@ where
     }
 }
 
+/// How a first attempt ended.
+pub(crate) enum First<T, E> {
+    Answered(T),
+    /// The deadline passed first: the error to return.
+    TimedOut(BoxError),
+    /// It failed; retries must end by the deadline given (`None`: no deadline).
+    Failed(E, Option<Instant>),
+}
+
+/// The deadline of a request's attempts. It is armed only when the first attempt has to
+/// wait, so that an attempt that answers at once reads no clock and arms no timer.
+#[derive(Debug, Default)]
+pub(crate) enum Deadline {
+    /// The first attempt has not had to wait yet.
+    #[default]
+    Unarmed,
+    /// The timeout is too long for the clock: no deadline.
+    Never,
+    At(Pin<Box<tokio::time::Sleep>>),
+}
+
+/// Polls a first attempt, arming the deadline (`timeout()` from now) when it first has
+/// to wait; the timeout is looked up only then.
+#[inline]
+pub(crate) fn poll_first<A, T, E>(
+    mut attempt: Pin<&mut A>,
+    deadline: &mut Deadline,
+    timeout: impl Fn(&A) -> Duration,
+    cx: &mut Context<'_>,
+) -> Poll<First<T, E>>
+where
+    A: Future<Output = Result<T, E>>,
+{
+    let error = match attempt.as_mut().poll(cx) {
+        Poll::Ready(Ok(response)) => return Poll::Ready(First::Answered(response)),
+        Poll::Ready(Err(error)) => error,
+        Poll::Pending => {
+            let timeout = || timeout(attempt.as_ref().get_ref());
+            if let Deadline::Unarmed = deadline {
+                *deadline = match Instant::now().checked_add(timeout()) {
+                    Some(at) => Deadline::At(Box::pin(tokio::time::sleep_until(at))),
+                    None => Deadline::Never,
+                };
+            }
+            if let Deadline::At(sleep) = deadline {
+                ready!(sleep.as_mut().poll(cx));
+                let error: RetryError<BoxError> =
+                    RetryError::deadline_exceeded(ErrorLog::default(), timeout());
+                return Poll::Ready(First::TimedOut(Box::new(error)));
+            }
+            return Poll::Pending;
+        }
+    };
+    // The deadline counts from the first attempt, armed or not.
+    let until = match deadline {
+        Deadline::At(sleep) => Some(sleep.deadline()),
+        Deadline::Never => None,
+        Deadline::Unarmed => Instant::now().checked_add(timeout(attempt.as_ref().get_ref())),
+    };
+    Poll::Ready(First::Failed(error, until))
+}
+
 /// The retries after a failed first attempt, within the deadline `until` (`None`: none).
-async fn retry<S, C, Req>(
+pub(crate) async fn retry<S, C, Req>(
     spare: Arc<Spare<S, C>>,
     request: Req,
     first: S::Error,

@@ -2,10 +2,12 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use sd_core::{BoxError, Endpoint, Instance};
+use crossbeam_utils::CachePadded;
+use sd_core::{BoxError, Endpoints, Instance};
 use sd_lb::Balancer;
 use tokio::time::Instant;
 use tower::{Layer, Service};
@@ -28,8 +30,13 @@ const REPEATS: u32 = 3;
 ///
 /// `poll_ready` picks an endpoint and polls a clone of its service; when that is ready at
 /// once (the common case), `call` sends the request to it. This path takes no lock,
-/// reads no clock, arms no timer and allocates nothing; the balancer's pick writes no
-/// shared memory (see [`Balancer`]).
+/// reads no clock, arms no timer, allocates nothing and writes no memory another clone
+/// writes: the balancer's pick writes only the clone's own cursor (see [`Balancer`]), and
+/// the response future names its instance through a *lease* of the clone's own, one
+/// reference count that only this clone and its requests touch. A lease holds the list
+/// the clone's picks come from, and is renewed (one allocation) when discovery publishes
+/// a new list; taking a reference to the endpoint itself instead would make every request
+/// on every core write the endpoint's shared count.
 ///
 /// # When no endpoint is ready at once
 ///
@@ -75,12 +82,8 @@ const REPEATS: u32 = 3;
 /// let reply = service.oneshot("hello".to_owned()).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Balanced<B: Balancer> {
-    balancer: B,
-    ready_timeout: Duration,
-    /// The endpoint `poll_ready` found ready, and its service (a clone to call).
-    ready: Option<(Endpoint<B::Endpoint>, B::Endpoint)>,
+    picker: Picker<B, ()>,
 }
 
 impl<B: Balancer> Balanced<B> {
@@ -93,15 +96,17 @@ impl<B: Balancer> Balanced<B> {
     /// (`Duration::MAX`: no limit).
     pub fn with_ready_timeout(balancer: B, timeout: Duration) -> Self {
         Self {
-            balancer,
-            ready_timeout: timeout,
-            ready: None,
+            picker: Picker::new(balancer, timeout, ()),
         }
     }
 
     /// The balancer.
     pub fn balancer(&self) -> &B {
-        &self.balancer
+        &self.picker.balancer
+    }
+
+    pub(crate) fn ready_timeout(&self) -> Duration {
+        self.picker.ready_timeout
     }
 }
 
@@ -110,7 +115,18 @@ where
     B: Balancer + Clone,
 {
     fn clone(&self) -> Self {
-        Self::with_ready_timeout(self.balancer.clone(), self.ready_timeout)
+        Self {
+            picker: self.picker.clone(),
+        }
+    }
+}
+
+impl<B: Balancer + std::fmt::Debug> std::fmt::Debug for Balanced<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Balanced")
+            .field("balancer", &self.picker.balancer)
+            .field("ready_timeout", &self.picker.ready_timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,33 +142,196 @@ where
     type Error = Error;
     type Future = ResponseFuture<S::Future, S, S::Response>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.ready.is_none() {
-            if let Ok(endpoint) = self.balancer.endpoint() {
-                let mut service = endpoint.get_ref().clone();
-                // Anything but ready at once is the request future's to deal with.
-                if let Poll::Ready(Ok(())) = service.poll_ready(cx) {
-                    self.ready = Some((endpoint.clone(), service));
-                }
-            }
-        }
+        self.picker.poll_ready(cx);
         Poll::Ready(Ok(()))
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        match self.ready.take() {
-            Some((endpoint, mut service)) => {
-                let span = tracing::debug_span!("sd.call", instance = %endpoint.instance());
-                let future = service.call(request).instrument(span);
-                ResponseFuture::calling(future, endpoint)
+        let state = match self.picker.take() {
+            Some((lease, index, mut service)) => {
+                let span = call_span(&lease, index);
+                let inner = in_span(span.as_deref(), || service.call(request));
+                State::Calling {
+                    inner,
+                    span,
+                    lease,
+                    index,
+                }
             }
-            None => ResponseFuture::waiting(Box::pin(wait_then_call(
-                self.balancer.clone(),
-                self.ready_timeout,
-                request,
-            ))),
+            None => State::Waiting {
+                inner: waiting(&self.picker, request),
+            },
+        };
+        ResponseFuture { state }
+    }
+}
+
+/// The list a clone's picks come from, which each of its requests keeps so that a failed
+/// call can name its instance, and what else those requests need from the clone (a
+/// retrying service's spare). One per clone, renewed when the list changes; on cache
+/// lines of its own, as its reference count is written by every request of the clone.
+pub(crate) struct Lease<S, X> {
+    list: Endpoints<S>,
+    pub(crate) extra: X,
+}
+
+pub(crate) type Leased<S, X> = Arc<CachePadded<Lease<S, X>>>;
+
+/// An endpoint found ready: a lease on its list, its index there, and the service to
+/// call.
+pub(crate) type Ready<S, X> = (Leased<S, X>, usize, S);
+
+impl<S, X> Lease<S, X> {
+    /// The instance at `index`, which a pick from this very list gave.
+    fn instance(&self, index: usize) -> &Instance {
+        // In range: the index came from a pick of this list, which never changes.
+        self.list[index].instance()
+    }
+}
+
+/// What [`Balanced`] and the retrying [`RetryBalanced`](crate::RetryBalanced) share: the
+/// balancer, the endpoint `poll_ready` found ready at once, and the clone's lease.
+pub(crate) struct Picker<B: Balancer, X> {
+    balancer: B,
+    ready_timeout: Duration,
+    /// The endpoint `poll_ready` found ready: its index in the lease's list, and the
+    /// service clone that was polled (a clone to call).
+    ready: Option<(usize, B::Endpoint)>,
+    lease: Leased<B::Endpoint, X>,
+}
+
+impl<B: Balancer, X> Picker<B, X> {
+    pub(crate) fn new(balancer: B, ready_timeout: Duration, extra: X) -> Self {
+        Self {
+            balancer,
+            ready_timeout,
+            ready: None,
+            lease: Arc::new(CachePadded::new(Lease {
+                list: Endpoints::new(Vec::new()),
+                extra,
+            })),
         }
     }
+
+    pub(crate) fn ready_timeout(&self) -> Duration {
+        self.ready_timeout
+    }
+
+    pub(crate) fn balancer(&self) -> &B {
+        &self.balancer
+    }
+
+    /// What the lease keeps besides the list.
+    pub(crate) fn extra(&self) -> &X {
+        &self.lease.extra
+    }
+
+    /// Picks, and keeps the pick when its service is ready at once; anything else is the
+    /// request future's to deal with.
+    #[inline]
+    pub(crate) fn poll_ready<Req>(&mut self, cx: &mut Context<'_>)
+    where
+        B::Endpoint: Service<Req> + Clone,
+        X: Clone,
+    {
+        if self.ready.is_some() {
+            return;
+        }
+        if let Ok(pick) = self.balancer.pick() {
+            let mut service = pick.endpoint().get_ref().clone();
+            if let Poll::Ready(Ok(())) = service.poll_ready(cx) {
+                if !Endpoints::ptr_eq(&self.lease.list, pick.list()) {
+                    self.lease = renew(&self.lease, pick.list());
+                }
+                self.ready = Some((pick.index(), service));
+            }
+        }
+    }
+
+    /// The endpoint `poll_ready` found ready, if any: a lease on its list, its index
+    /// there, and the service to call.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<Ready<B::Endpoint, X>> {
+        let (index, service) = self.ready.take()?;
+        Some((Arc::clone(&self.lease), index, service))
+    }
+}
+
+impl<B: Balancer + Clone, X: Clone> Clone for Picker<B, X> {
+    /// Another picker over a clone of the balancer, with a lease of its own.
+    fn clone(&self) -> Self {
+        Self::new(
+            self.balancer.clone(),
+            self.ready_timeout,
+            self.lease.extra.clone(),
+        )
+    }
+}
+
+/// The `sd.call` span of a request to the endpoint at `index` of the lease's list, when
+/// debug spans are enabled. A disabled span is not even made: making, entering and
+/// dropping one costs more than the rest of the fast path's bookkeeping.
+#[inline]
+pub(crate) fn call_span<S, X>(lease: &Lease<S, X>, index: usize) -> Option<Box<tracing::Span>> {
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    let span = tracing::debug_span!("sd.call", instance = %lease.instance(index));
+    (!span.is_disabled()).then(|| Box::new(span))
+}
+
+/// Runs `f` in `span`, if any.
+#[inline]
+pub(crate) fn in_span<R>(span: Option<&tracing::Span>, f: impl FnOnce() -> R) -> R {
+    let _entered = span.map(tracing::Span::enter);
+    f()
+}
+
+/// The error of a call to the endpoint at `index` of the lease's list: out of line, as
+/// calls mostly succeed.
+#[cold]
+#[inline(never)]
+pub(crate) fn endpoint_error<S, X>(lease: &Lease<S, X>, index: usize, source: BoxError) -> Error {
+    Error::Endpoint {
+        instance: lease.instance(index).clone(),
+        source,
+    }
+}
+
+/// A lease on `list`, keeping what the old one kept besides: out of line, as it runs only
+/// when discovery publishes.
+#[cold]
+#[inline(never)]
+fn renew<S, X: Clone>(old: &Leased<S, X>, list: &Endpoints<S>) -> Leased<S, X> {
+    Arc::new(CachePadded::new(Lease {
+        list: list.clone(),
+        extra: old.extra.clone(),
+    }))
+}
+
+/// A request that found no endpoint ready at once: its wait, then its call. Out of line,
+/// so that the fast path inlines into callers without the wait's state machine.
+#[cold]
+#[inline(never)]
+fn waiting<B, S, Req, X>(
+    picker: &Picker<B, X>,
+    request: Req,
+) -> Pin<Box<dyn Future<Output = Result<S::Response, Error>> + Send>>
+where
+    B: Balancer<Endpoint = S> + Clone + Send + 'static,
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    Req: Send + 'static,
+{
+    Box::pin(wait_then_call(
+        picker.balancer.clone(),
+        picker.ready_timeout,
+        request,
+    ))
 }
 
 /// The slow path: waits, within the ready timeout, for an endpoint that is ready, then
@@ -284,10 +463,13 @@ pin_project_lite::pin_project! {
         // An endpoint was ready at once: its call.
         Calling {
             #[pin]
-            inner: tracing::instrument::Instrumented<F>,
-            // Kept whole (one reference) rather than copying the instance on every call:
-            // it is read only when the call fails.
-            endpoint: Endpoint<S>,
+            inner: F,
+            // The `sd.call` span, entered on every poll, when enabled.
+            span: Option<Box<tracing::Span>>,
+            // The clone's lease and the endpoint's index in its list: read only when the
+            // call fails.
+            lease: Leased<S, ()>,
+            index: usize,
         },
         // Waiting for an endpoint to be ready, then calling it.
         Waiting {
@@ -296,26 +478,12 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, S, T> ResponseFuture<F, S, T> {
-    fn calling(inner: tracing::instrument::Instrumented<F>, endpoint: Endpoint<S>) -> Self {
-        Self {
-            state: State::Calling { inner, endpoint },
-        }
-    }
-
-    fn waiting(inner: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>) -> Self {
-        Self {
-            state: State::Waiting { inner },
-        }
-    }
-}
-
 impl<F, S, T> std::fmt::Debug for ResponseFuture<F, S, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.state {
-            State::Calling { endpoint, .. } => f
+            State::Calling { lease, index, .. } => f
                 .debug_struct("ResponseFuture")
-                .field("instance", endpoint.instance())
+                .field("instance", lease.instance(*index))
                 .finish_non_exhaustive(),
             State::Waiting { .. } => f.write_str("ResponseFuture(waiting for an endpoint)"),
         }
@@ -329,16 +497,19 @@ where
 {
     type Output = Result<T, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            Projected::Calling { inner, endpoint } => {
-                let result = ready!(inner.poll(cx));
-                Poll::Ready(result.map_err(|source| Error::Endpoint {
-                    instance: endpoint.instance().clone(),
-                    source: source.into(),
-                }))
+            Projected::Calling {
+                inner,
+                span,
+                lease,
+                index,
+            } => {
+                let result = ready!(in_span(span.as_deref(), || inner.poll(cx)));
+                Poll::Ready(result.map_err(|source| endpoint_error(lease, *index, source.into())))
             }
-            Projected::Waiting { inner } => inner.as_mut().poll(cx),
+            Projected::Waiting { inner, .. } => inner.as_mut().poll(cx),
         }
     }
 }

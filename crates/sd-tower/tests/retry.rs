@@ -1,5 +1,6 @@
-//! `RetryLayer` over `Balanced`: attempts on fresh endpoints, one deadline, the callback,
-//! and the retry budget.
+//! `RetryLayer` over `Balanced`, and `Balanced::retry` (the same retries fused in):
+//! attempts on fresh endpoints, one deadline, the callback, and the retry budget. Every
+//! test runs on both stacks, which must behave alike.
 
 mod harness;
 
@@ -9,11 +10,65 @@ use std::time::Duration;
 
 use harness::{Behaviour, Log, Req, bounded, recording};
 use sd_core::{BoxError, Endpointer, Instance, InstanceCache, Instances};
-use sd_lb::RoundRobin;
-use sd_tower::{BalancedLayer, Error, RetryLayer};
+use sd_lb::{Balancer, RoundRobin};
+use sd_tower::{Balanced, Callback, Error, RetryLayer};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+use tower::util::BoxCloneService;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+/// The two ways to stack retries over a balanced service.
+#[derive(Debug, Clone, Copy)]
+enum Stack {
+    /// `RetryLayer` in front of `Balanced`.
+    Layered,
+    /// `Balanced::retry`.
+    Fused,
+}
+
+impl Stack {
+    fn build<B, C>(
+        self,
+        retry: RetryLayer<C>,
+        ready_timeout: Duration,
+        balancer: B,
+    ) -> BoxCloneService<Req, Arc<str>, BoxError>
+    where
+        B: Balancer + Clone + Send + 'static,
+        B::Endpoint:
+            Service<Req, Response = Arc<str>, Error = BoxError> + Clone + Send + Sync + 'static,
+        <B::Endpoint as Service<Req>>::Future: Send + 'static,
+        C: Callback<Error> + Clone + Send + Sync + 'static,
+    {
+        let service = Balanced::with_ready_timeout(balancer, ready_timeout);
+        match self {
+            Stack::Layered => BoxCloneService::new(retry.layer(service)),
+            Stack::Fused => BoxCloneService::new(service.retry(retry)),
+        }
+    }
+}
+
+/// Runs a test once on each [`Stack`]: `NAME::layered` and `NAME::fused`.
+macro_rules! on_both_stacks {
+    ($(#[$attr:meta])* async fn $name:ident($stack:ident: Stack) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$attr])*
+            async fn layered() {
+                run(Stack::Layered).await;
+            }
+
+            $(#[$attr])*
+            async fn fused() {
+                run(Stack::Fused).await;
+            }
+
+            async fn run($stack: Stack) $body
+        }
+    };
+}
 
 /// The error of a request the deadline ended: typed, with the attempts' errors.
 fn deadline_error(error: &BoxError) -> &sd_lb::RetryError<BoxError> {
@@ -45,8 +100,9 @@ fn endpointer_over(
     Endpointer::new(cache, recording(log, behaviour)).unwrap()
 }
 
+on_both_stacks! {
 #[tokio::test]
-async fn a_failing_instance_is_retried_on_a_fresh_endpoint() {
+async fn a_failing_instance_is_retried_on_a_fresh_endpoint(stack: Stack) {
     let log = Log::default();
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
     let endpointer = endpointer_over(&cache, &log, |id| {
@@ -56,10 +112,7 @@ async fn a_failing_instance_is_retried_on_a_fresh_endpoint() {
             Behaviour::Healthy
         }
     });
-    let mut client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(5)))
-        .layer(BalancedLayer::new(Duration::from_secs(1)))
-        .service(RoundRobin::new(endpointer.clone()));
+    let mut client = stack.build(RetryLayer::new(3, Duration::from_secs(5)), Duration::from_secs(1), RoundRobin::new(endpointer.clone()));
 
     // Round robin sends every other request to the failing instance first; it fails there
     // and is retried until it reaches the other one. (Retries pick from a balancer of
@@ -90,10 +143,7 @@ async fn a_failing_instance_is_retried_on_a_fresh_endpoint() {
     );
 
     // go-kit's shared counter: every pick, first attempt or retry, takes the next index.
-    let mut client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(5)))
-        .layer(BalancedLayer::new(Duration::from_secs(1)))
-        .service(RoundRobin::shared(endpointer));
+    let mut client = stack.build(RetryLayer::new(3, Duration::from_secs(5)), Duration::from_secs(1), RoundRobin::shared(endpointer));
     for n in 100..110 {
         let reply = bounded("a request", client.ready().await.unwrap().call(Req::new(n)))
             .await
@@ -106,16 +156,15 @@ async fn a_failing_instance_is_retried_on_a_fresh_endpoint() {
         );
     }
 }
+}
 
+on_both_stacks! {
 #[tokio::test]
-async fn healthy_requests_are_not_retried() {
+async fn healthy_requests_are_not_retried(stack: Stack) {
     let log = Log::default();
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
     let endpointer = endpointer_over(&cache, &log, |_| Behaviour::Healthy);
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(5)))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+    let client = stack.build(RetryLayer::new(3, Duration::from_secs(5)), Duration::from_secs(5), RoundRobin::new(endpointer));
     for n in 0..10 {
         bounded("a request", client.clone().oneshot(Req::new(n)))
             .await
@@ -123,17 +172,16 @@ async fn healthy_requests_are_not_retried() {
     }
     assert_eq!(log.len(), 10);
 }
+}
 
+on_both_stacks! {
 #[tokio::test]
-async fn attempts_stop_at_max_attempts_with_the_last_error() {
+async fn attempts_stop_at_max_attempts_with_the_last_error(stack: Stack) {
     let log = Log::default();
     let ids = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"];
     let cache = InstanceCache::with_state(Instances::new(ids));
     let endpointer = endpointer_over(&cache, &log, |_| Behaviour::Failing);
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(5)))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+    let client = stack.build(RetryLayer::new(3, Duration::from_secs(5)), Duration::from_secs(5), RoundRobin::new(endpointer));
 
     let error = bounded("a failing request", client.oneshot(Req::new(0)))
         .await
@@ -150,6 +198,7 @@ async fn attempts_stop_at_max_attempts_with_the_last_error() {
         "the last attempt's error"
     );
 }
+}
 
 /// A backend that never answers, and counts how many of its calls were dropped unfinished.
 #[derive(Debug, Clone, Default)]
@@ -163,8 +212,9 @@ impl Drop for CountDrop {
     }
 }
 
+on_both_stacks! {
 #[tokio::test(start_paused = true)]
-async fn the_deadline_cancels_the_attempt_in_flight() {
+async fn the_deadline_cancels_the_attempt_in_flight(stack: Stack) {
     let cancelled = Cancelled::default();
     let calls = Arc::new(AtomicUsize::new(0));
     let (factory_cancelled, factory_calls) = (cancelled.clone(), Arc::clone(&calls));
@@ -182,10 +232,7 @@ async fn the_deadline_cancels_the_attempt_in_flight() {
         }))
     })
     .unwrap();
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(2)))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+    let client = stack.build(RetryLayer::new(3, Duration::from_secs(2)), Duration::from_secs(5), RoundRobin::new(endpointer));
 
     let began = Instant::now();
     let error = bounded("a request past its deadline", client.oneshot(Req::new(0)))
@@ -205,9 +252,11 @@ async fn the_deadline_cancels_the_attempt_in_flight() {
         "the attempt in flight was dropped"
     );
 }
+}
 
+on_both_stacks! {
 #[tokio::test(start_paused = true)]
-async fn one_deadline_covers_all_attempts() {
+async fn one_deadline_covers_all_attempts(stack: Stack) {
     let attempts = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&attempts);
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
@@ -224,10 +273,7 @@ async fn one_deadline_covers_all_attempts() {
     .unwrap();
     // Ten attempts allowed, each failing after a second, within 2.5 s: the attempts
     // started at 0 s, 1 s and 2 s; the third is cut off.
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(10, Duration::from_millis(2_500)))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+    let client = stack.build(RetryLayer::new(10, Duration::from_millis(2_500)), Duration::from_secs(5), RoundRobin::new(endpointer));
 
     let error = bounded("a request past its deadline", client.oneshot(Req::new(0)))
         .await
@@ -252,9 +298,11 @@ async fn one_deadline_covers_all_attempts() {
     );
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
+}
 
+on_both_stacks! {
 #[tokio::test]
-async fn the_callback_sees_attempts_can_stop_early_and_replace_the_error() {
+async fn the_callback_sees_attempts_can_stop_early_and_replace_the_error(stack: Stack) {
     let log = Log::default();
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
     let endpointer = endpointer_over(&cache, &log, |_| Behaviour::Failing);
@@ -272,10 +320,7 @@ async fn the_callback_sees_attempts_can_stop_early_and_replace_the_error() {
         };
         false
     };
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(5, Duration::from_secs(5)).callback(callback))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+    let client = stack.build(RetryLayer::new(5, Duration::from_secs(5)).callback(callback), Duration::from_secs(5), RoundRobin::new(endpointer));
 
     let error = bounded("a failing request", client.oneshot(Req::new(0)))
         .await
@@ -294,16 +339,15 @@ async fn the_callback_sees_attempts_can_stop_early_and_replace_the_error() {
     assert_eq!(error.instance().map(Instance::id), Some("replaced:0"));
     assert_eq!(error.to_string(), "replaced:0: gave up after two attempts");
 }
+}
 
+on_both_stacks! {
 #[tokio::test]
-async fn a_callback_that_never_continues_means_one_attempt() {
+async fn a_callback_that_never_continues_means_one_attempt(stack: Stack) {
     let log = Log::default();
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80"]));
     let endpointer = endpointer_over(&cache, &log, |_| Behaviour::Failing);
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(5, Duration::from_secs(5)).callback(|_: usize, _: &mut Error| false))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+    let client = stack.build(RetryLayer::new(5, Duration::from_secs(5)).callback(|_: usize, _: &mut Error| false), Duration::from_secs(5), RoundRobin::new(endpointer));
     let error = bounded("a failing request", client.oneshot(Req::new(0)))
         .await
         .unwrap_err();
@@ -313,12 +357,14 @@ async fn a_callback_that_never_continues_means_one_attempt() {
         Some("10.0.0.1:80")
     );
 }
+}
 
+on_both_stacks! {
 /// With every backend failing and up to four attempts per request, the budget lets
 /// retries add only `RETRY_PERCENT` of the requests plus `MIN_PER_SEC` per second of the
 /// budget's window, across all clones of the client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_budget_caps_retries_when_every_backend_fails() {
+async fn the_budget_caps_retries_when_every_backend_fails(stack: Stack) {
     const TASKS: u64 = 4;
     const PER_TASK: u64 = 150;
     const MAX_ATTEMPTS: usize = 4;
@@ -330,16 +376,11 @@ async fn the_budget_caps_retries_when_every_backend_fails() {
     let log = Log::default();
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
     let endpointer = endpointer_over(&cache, &log, |_| Behaviour::Failing);
-    let client = ServiceBuilder::new()
-        .layer(
-            RetryLayer::new(MAX_ATTEMPTS, Duration::from_secs(5)).budget(
+    let client = stack.build(RetryLayer::new(MAX_ATTEMPTS, Duration::from_secs(5)).budget(
                 TTL,
                 MIN_PER_SEC,
                 RETRY_PERCENT,
-            ),
-        )
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+            ), Duration::from_secs(5), RoundRobin::new(endpointer));
 
     let began = Instant::now();
     let mut tasks = JoinSet::new();
@@ -379,11 +420,13 @@ async fn the_budget_caps_retries_when_every_backend_fails() {
         "{attempts} attempts for {requests} requests: the budget allowed hardly any retries"
     );
 }
+}
 
+on_both_stacks! {
 /// The callback sees every failed attempt, the last included, and can replace the error
 /// the caller gets (go-kit's semantics; this once stopped at `max_attempts` first).
 #[tokio::test]
-async fn the_callback_sees_the_last_attempt_too() {
+async fn the_callback_sees_the_last_attempt_too(stack: Stack) {
     let log = Log::default();
     let cache = InstanceCache::with_state(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
     let endpointer = endpointer_over(&cache, &log, |_| Behaviour::Failing);
@@ -397,10 +440,7 @@ async fn the_callback_sees_the_last_attempt_too() {
         };
         true
     };
-    let client = ServiceBuilder::new()
-        .layer(RetryLayer::new(3, Duration::from_secs(5)).callback(callback))
-        .layer(BalancedLayer::default())
-        .service(RoundRobin::new(endpointer));
+    let client = stack.build(RetryLayer::new(3, Duration::from_secs(5)).callback(callback), Duration::from_secs(5), RoundRobin::new(endpointer));
 
     let error = bounded("a failing request", client.oneshot(Req::new(0)))
         .await
@@ -416,4 +456,47 @@ async fn the_callback_sees_the_last_attempt_too() {
         "replaced:0: attempt 3 failed",
         "the caller gets the callback's replacement of the last error"
     );
+}
+}
+
+on_both_stacks! {
+/// With no endpoint ready at once, a request waits for discovery, then makes its
+/// attempts within the one deadline; what it waited counts against that deadline.
+#[tokio::test]
+async fn a_request_waits_for_an_endpoint_then_retries(stack: Stack) {
+    let log = Log::default();
+    let cache = InstanceCache::with_state(Instances::new(Vec::<String>::new()));
+    let endpointer = endpointer_over(&cache, &log, |id| {
+        if id == "10.0.0.1:80" {
+            Behaviour::Failing
+        } else {
+            Behaviour::Healthy
+        }
+    });
+    let client = stack.build(
+        RetryLayer::new(3, Duration::from_secs(5)),
+        Duration::from_secs(5),
+        RoundRobin::new(endpointer),
+    );
+    let request = tokio::spawn(client.clone().oneshot(Req::new(0)));
+    // The request is waiting: nothing to pick yet.
+    tokio::task::yield_now().await;
+    assert_eq!(log.len(), 0);
+    cache.update(Instances::new(["10.0.0.1:80", "10.0.0.2:80"]));
+    let reply = bounded("the waiting request", request).await.unwrap().unwrap();
+    assert_eq!(&*reply, "10.0.0.2:80");
+    assert_eq!(log.attempts_of(0).last().map(String::as_str), Some("10.0.0.2:80"));
+
+    // With nothing ever to pick, the ready timeout ends the wait with a typed error.
+    let empty = InstanceCache::with_state(Instances::new(Vec::<String>::new()));
+    let client = stack.build(
+        RetryLayer::new(3, Duration::from_secs(5)),
+        Duration::from_millis(50),
+        RoundRobin::new(endpointer_over(&empty, &log, |_| Behaviour::Healthy)),
+    );
+    let error = bounded("a request with nothing to pick", client.oneshot(Req::new(1)))
+        .await
+        .unwrap_err();
+    assert!(balanced_error(&error).is_no_endpoints(), "{error:?}");
+}
 }
