@@ -217,8 +217,8 @@ impl<C> Policy<C> {
         self.timeout
     }
 
-    pub(crate) fn budget(&self) -> &RetryBudget {
-        &self.budget
+    pub(crate) fn budget_arc(&self) -> Arc<RetryBudget> {
+        Arc::clone(&self.budget)
     }
 }
 

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use sd_core::BoxError;
-use sd_lb::{Balancer, Deposits};
+use sd_lb::{Balancer, Deposits, RetryBudget};
 use tower::Service;
 
 use crate::retry::{Callback, Deadline, First, RetryFuture, Spare, poll_first, retry};
-use crate::service::{Leased, Picker, call_span, endpoint_error, in_span};
+use crate::service::{CallSpan, Leased, Picker, endpoint_error};
 use crate::{Balanced, Error, RetryLayer};
 
 /// The spare a retrying service's requests retry on: a [`Balanced`] over a clone of the
@@ -52,7 +52,10 @@ type RetrySpare<B, C> = Arc<Spare<Balanced<B>, C>>;
 /// ```
 pub struct RetryBalanced<B: Balancer, C> {
     picker: Picker<B, RetrySpare<B, C>>,
+    /// This clone's requests not yet paid into the budget, and the budget, held here so
+    /// that counting a request does not chase the spare's pointers.
     deposits: Deposits,
+    budget: Arc<RetryBudget>,
 }
 
 impl<B: Balancer> Balanced<B> {
@@ -77,6 +80,7 @@ impl<B: Balancer + Clone, C> RetryBalanced<B, C> {
                 Spare::new(balanced, Arc::clone(policy)),
             ),
             deposits: Deposits::default(),
+            budget: policy.budget_arc(),
         }
     }
 
@@ -128,7 +132,7 @@ impl<B: Balancer + Clone, C> Clone for RetryBalanced<B, C> {
 
 impl<B: Balancer, C> Drop for RetryBalanced<B, C> {
     fn drop(&mut self) {
-        self.deposits.pay(self.picker.extra().policy().budget());
+        self.deposits.pay(&self.budget);
     }
 }
 
@@ -166,11 +170,11 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        self.deposits.count(self.picker.extra().policy().budget());
+        self.deposits.count(&self.budget);
         let state = match self.picker.take() {
             Some((lease, index, mut service)) => {
-                let span = call_span(&lease, index);
-                let inner = in_span(span.as_deref(), || service.call(request.clone()));
+                let span = CallSpan::new(&lease, index);
+                let inner = span.in_scope(|| service.call(request.clone()));
                 State::Calling {
                     inner,
                     span,
@@ -212,7 +216,7 @@ pin_project_lite::pin_project! {
         Calling {
             #[pin]
             inner: S::Future,
-            span: Option<Box<tracing::Span>>,
+            span: CallSpan,
             lease: Leased<S, RetrySpare<B, C>>,
             index: usize,
             request: Option<Req>,
@@ -272,7 +276,7 @@ where
                 deadline,
             } => {
                 let timeout = |_: &_| lease.extra.policy().timeout();
-                let attempt = in_span(span.as_deref(), || poll_first(inner, deadline, timeout, cx));
+                let attempt = span.in_scope(|| poll_first(inner, deadline, timeout, cx));
                 match ready!(attempt) {
                     First::Answered(response) => return Poll::Ready(Ok(response)),
                     First::TimedOut(error) => return Poll::Ready(Err(error)),
