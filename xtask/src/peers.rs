@@ -8,8 +8,9 @@
 //! 2. Runs sd-lb's `peers` criterion bench, then at once the Go program, so both sides of
 //!    every ratio are measured back to back, under the same load on a shared machine.
 //! 3. Runs sd-tower's `overhead` criterion bench (what `Balanced` costs per request).
-//! 4. Runs sd-tower's `e2e` bench: requests per second through `RetryLayer` + `Balanced`
-//!    + a hyper client to three local servers, against the same client called directly.
+//! 4. Runs sd-tower's `e2e` bench: requests per second through `Balanced::retry` (the
+//!    retries fused into `Balanced`) + a hyper client to three local servers, against the
+//!    same client called directly.
 //! 5. Prints the tables: per case, sd, go-kit and go-kit / sd (how many times faster sd
 //!    is); the overhead against the issue's target; the two request rates, and the CPU
 //!    time per request of each (steadier than the rate on a shared machine).
@@ -399,7 +400,7 @@ fn overhead_table(out: &mut String, overhead: &BTreeMap<String, f64>) {
     let _ = writeln!(
         out,
         "\noverhead per request (sd-tower `overhead` bench, criterion median), \
-         target for Balanced + RetryLayer: <= {OVERHEAD_TARGET_NS} ns"
+         target for Balanced with retries: <= {OVERHEAD_TARGET_NS} ns"
     );
     let _ = writeln!(
         out,
@@ -420,8 +421,8 @@ fn overhead_table(out: &mut String, overhead: &BTreeMap<String, f64>) {
             let figure = overhead.get(&format!("{what}, {t} thread(s)"));
             let direct = overhead.get(&format!("direct, {t} thread(s)"));
             let added = match (figure, direct) {
-                // The target is for the balanced stack, not for its parts.
-                (Some(f), Some(d)) if what.starts_with("balanced") => {
+                // The target is for the balanced stacks, not for their parts.
+                (Some(f), Some(d)) if what.contains("balanced") => {
                     let verdict = if f - d <= OVERHEAD_TARGET_NS {
                         "ok"
                     } else {
@@ -466,9 +467,9 @@ fn e2e_table(out: &mut String, e2e: &str) -> Result<(), String> {
     let _ = writeln!(
         out,
         "{:<44} {balanced:>12.0} {balanced_cpu:>18.2}",
-        "RetryLayer + Balanced + RoundRobin + hyper"
+        "Balanced::retry + RoundRobin + hyper"
     );
-    // Without RetryLayer, when the bench measured it: the two layers' shares apart.
+    // Without retries, when the bench measured it: their share apart.
     let noretry = get("balanced-noretry").and_then(|r| Ok((r, get("balanced-noretry-cpu-us")?)));
     if let Ok((rate, cpu)) = noretry {
         let _ = writeln!(

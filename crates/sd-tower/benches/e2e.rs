@@ -6,12 +6,11 @@
 //! fixed time, [`TASKS`] tasks each send requests one after another and read every answer:
 //!
 //! - `direct`: each task calls the three aimed clients in turn, by index;
-//! - `balanced`: each task calls `RetryLayer` (3 attempts within 2 s) over `Balanced`
-//!   over `RoundRobin` over an `Endpointer` of the three instances whose endpoints are
-//!   those aimed clients; each task has its own stack over its own endpointer clone, as
-//!   each connection or task of a service would;
-//! - `balanced-noretry`: the same without `RetryLayer`, to tell the two layers' shares
-//!   apart;
+//! - `balanced`: each task calls `Balanced::retry` (3 attempts within 2 s: `RetryLayer`'s
+//!   retries fused into `Balanced`) over `RoundRobin` over an `Endpointer` of the three
+//!   instances whose endpoints are those aimed clients; each task has its own stack over
+//!   its own endpointer clone, as each connection or task of a service would;
+//! - `balanced-noretry`: the same without retries, to tell their share apart;
 //! - `httpclient`: `sd_tower::HttpClient` over the same client, as users build it (boxed,
 //!   with outlier ejection and the HTTP retry classifier).
 //!
@@ -51,7 +50,7 @@ use sd_tower::{Balanced, HttpClient, RetryLayer, Tls};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tower::{Layer as _, Service, ServiceExt as _};
+use tower::{Service, ServiceExt as _};
 
 /// Requests in flight at once: one per task.
 const TASKS: usize = 32;
@@ -99,7 +98,7 @@ fn main() {
         };
         // A clone per task: its own reader and cursor, as the other side's index is.
         let round_robin = RoundRobin::new(endpointer.clone());
-        let balanced = || retry.layer(Balanced::new(round_robin.clone()));
+        let balanced = || Balanced::new(round_robin.clone()).retry(retry.clone());
         let noretry = || Balanced::new(round_robin.clone());
         let whole = || client.clone();
 

@@ -11,7 +11,9 @@
 //!   name the instance; calls are traced with it.
 //! - [`RetryLayer`]: go-kit's retry (attempts, one deadline, a callback), with a jittered
 //!   backoff, a retry budget so retries cannot multiply load under failure, and a typed
-//!   deadline error ([`sd_lb::RetryError`]) that keeps every attempt's error.
+//!   deadline error ([`sd_lb::RetryError`]) that keeps every attempt's error. Over a
+//!   `Balanced`, prefer [`Balanced::retry`]: the same retries fused in
+//!   ([`RetryBalanced`]), so that a request writes one reference count, not two.
 //! - [`DiscoverInstances`]: an [`sd_core::Instancer`] as a [`tower::discover::Discover`],
 //!   for `tower::balance::p2c` with `PeakEwma` or pending-requests load; under a
 //!   [`ReadyTimeoutLayer`] its callers get the same bounded wait `Balanced` gives.
@@ -21,8 +23,8 @@
 //! use std::time::Duration;
 //! use sd_core::{BoxError, Endpointer, FixedInstancer, Instance};
 //! use sd_lb::RoundRobin;
-//! use sd_tower::{BalancedLayer, RetryLayer};
-//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use sd_tower::{Balanced, RetryLayer};
+//! use tower::{service_fn, ServiceExt};
 //!
 //! # async fn demo() -> Result<(), BoxError> {
 //! let instancer = FixedInstancer::new(["10.0.0.1:80", "10.0.0.2:80"]);
@@ -33,10 +35,9 @@
 //!         async move { Ok::<_, BoxError>(format!("{addr}: {req}")) }
 //!     }))
 //! })?;
-//! let client = ServiceBuilder::new()
-//!     .layer(RetryLayer::new(3, Duration::from_secs(2)))
-//!     .layer(BalancedLayer::default())
-//!     .service(RoundRobin::new(endpointer));
+//! // `RetryLayer` in front of `Balanced` behaves the same; fused, it costs less.
+//! let client = Balanced::new(RoundRobin::new(endpointer))
+//!     .retry(RetryLayer::new(3, Duration::from_secs(2)));
 //! let reply = client.oneshot("hello".to_owned()).await?;
 //! # Ok(()) }
 //! ```
