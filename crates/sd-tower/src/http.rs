@@ -19,7 +19,7 @@
 //!
 //! # What happens to a request
 //!
-//! The stack is [`Balanced`](crate::Balanced) with [`RetryLayer`]'s retries fused in
+//! The stack is [`Balanced`] with [`RetryLayer`]'s retries fused in
 //! ([`RetryBalanced`](crate::RetryBalanced)) over round robin over [`Outliers`] over an
 //! [`Endpointer`] of [`HttpEndpoint`]s, all sharing one hyper-util connection pool:
 //!
@@ -454,7 +454,7 @@ impl HttpClientBuilder {
     }
 
     /// How long a request waits for an instance when there is none, such as at start-up
-    /// before discovery's first answer (default 5 s); see [`Balanced`](crate::Balanced).
+    /// before discovery's first answer (default 5 s); see [`Balanced`].
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
         self
