@@ -66,52 +66,62 @@ pub struct Endpointer<E> {
     handle: Arc<Handle<E>>,
     /// The handle's core, held directly: one pointer hop fewer on every read.
     core: Arc<Core<E>>,
-    /// This reader's copy of the published snapshot, held inline (the list's own pointer
-    /// and length, not a pointer to them) so that a read makes one hop fewer; and the
+    /// This reader's copy of the published list, held inline (the list's own pointer and
+    /// length, not a pointer to them) so that a read makes one hop fewer, and the
     /// generation it was published as (or an earlier one: a publish between reading the
     /// generation and loading the snapshot only makes the next read load it again).
-    cached: Snapshot<E>,
+    ///
+    /// While the published snapshot is an error, `generation` is [`FAILED`], which no
+    /// publish reaches: every read then takes the slow path, which returns the error, and
+    /// a read of a good list is one comparison, with no test of which kind it holds.
+    list: Endpoints<E>,
     generation: u64,
     /// The generation this reader last lent or reported as a change: what "changed" is
-    /// measured from. Never behind `generation`: both move together when a read
-    /// refreshes, so a read that finds nothing new has nothing to write.
+    /// measured from. Set whenever a read refreshes, so a read that finds nothing new has
+    /// nothing to write.
     seen: u64,
 }
+
+/// The `generation` of a reader whose snapshot is an error. The published generation
+/// starts at 0 and grows by one per publish: it never gets here.
+const FAILED: u64 = u64::MAX;
 
 impl<E> Endpointer<E> {
     fn reader(handle: Arc<Handle<E>>) -> Self {
         let core = Arc::clone(&handle.core);
-        let generation = core.generation.load(Ordering::Acquire);
-        let cached = Snapshot::clone(&core.published.load());
+        let current = core.generation.load(Ordering::Acquire);
+        let (list, generation) = match &**core.published.load() {
+            Ok(list) => (list.clone(), current),
+            // Never read while `generation` is `FAILED`.
+            Err(_) => (Endpoints::new(Vec::new()), FAILED),
+        };
         Self {
             handle,
             core,
-            cached,
+            list,
             generation,
-            seen: generation,
+            seen: current,
         }
     }
 
-    /// This reader's snapshot, brought up to date when a newer one was published.
-    #[inline]
-    fn snapshot(&mut self) -> &Snapshot<E> {
-        // Acquire: pairs with the writer's Release, so the snapshot loaded after seeing
-        // a generation is at least as new as the one published under it.
-        let current = self.core.generation.load(Ordering::Acquire);
-        if current != self.generation {
-            self.refresh(current);
-        }
-        &self.cached
-    }
-
-    /// The slow half of [`snapshot`](Self::snapshot), out of line so that the read path
-    /// inlines into its callers.
+    /// The slow half of [`endpoints`](EndpointSource::endpoints), out of line so that the
+    /// read path inlines into its callers: a newer snapshot was published, or the one
+    /// held is an error.
     #[cold]
     #[inline(never)]
-    fn refresh(&mut self, generation: u64) {
-        self.cached.clone_from(&self.core.published.load());
-        self.generation = generation;
-        self.seen = generation;
+    fn refresh(&mut self, current: u64) -> Result<&Endpoints<E>, Error> {
+        self.seen = current;
+        match &**self.core.published.load() {
+            Ok(list) => {
+                self.list.clone_from(list);
+                self.generation = current;
+                Ok(&self.list)
+            }
+            Err(error) => {
+                self.generation = FAILED;
+                Err(error.clone())
+            }
+        }
     }
 
     /// Whether a snapshot was published since the one last seen; marks it seen.
@@ -272,10 +282,13 @@ impl<E> EndpointSource for Endpointer<E> {
 
     #[inline]
     fn endpoints(&mut self) -> Result<&Endpoints<E>, Error> {
-        match self.snapshot() {
-            Ok(endpoints) => Ok(endpoints),
-            Err(error) => Err(failed(error)),
+        // Acquire: pairs with the writer's Release, so the snapshot loaded after seeing
+        // a generation is at least as new as the one published under it.
+        let current = self.core.generation.load(Ordering::Acquire);
+        if current != self.generation {
+            return self.refresh(current);
         }
+        Ok(&self.list)
     }
 
     fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -290,13 +303,6 @@ impl<E> EndpointSource for Endpointer<E> {
             Poll::Pending
         }
     }
-}
-
-/// The error a read returns, cloned out of line: reads that fail are the rare ones.
-#[cold]
-#[inline(never)]
-fn failed(error: &Error) -> Error {
-    error.clone()
 }
 
 impl<E> fmt::Debug for Endpointer<E> {

@@ -101,6 +101,13 @@ async fn gokit_invalidation_with_the_tokio_clock() {
     cache.update(Error::discovery("second"));
     endpointer.changed().await;
     assert_eq!(ids(&mut endpointer).unwrap_err().to_string(), "first");
+    // Every read while failed returns the error, and so does a reader made meanwhile.
+    assert_eq!(ids(&mut endpointer).unwrap_err().to_string(), "first");
+    let mut made_while_failed = endpointer.clone();
+    assert_eq!(
+        ids(&mut made_while_failed).unwrap_err().to_string(),
+        "first"
+    );
 
     cache.update(Instances::new(["a"]));
     endpointer.changed().await;
@@ -109,6 +116,7 @@ async fn gokit_invalidation_with_the_tokio_clock() {
         ["a"],
         "a good event rebuilds"
     );
+    assert_eq!(ids(&mut made_while_failed).unwrap(), ["a"]);
 }
 
 #[tokio::test(start_paused = true)]
