@@ -3,14 +3,10 @@
 //! changes, and its exit on SIGTERM.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use hickory_server::ServerFuture;
 use hickory_server::authority::{AuthorityObject, Catalog, ZoneType};
@@ -20,8 +16,8 @@ use hickory_server::store::in_memory::InMemoryAuthority;
 use tokio::net::UdpSocket;
 use tokio::runtime::Runtime;
 
-/// The bound on every wait: a line, an exit.
-const LIMIT: Duration = Duration::from_secs(20);
+mod process;
+use process::Sd;
 
 const SRV_NAME: &str = "_http._tcp.orders.sd.test.";
 
@@ -103,57 +99,12 @@ impl Zone {
     }
 }
 
-/// A running `sd dns watch`, killed when dropped; its stdout lines without their times.
-struct Watch {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Watch {
-    fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sd"))
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn sd");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// The next line without its time.
-    fn entry(&self) -> String {
-        let line = self.lines.recv_timeout(LIMIT).expect("a line from sd");
-        let (time, rest) = line.split_once(' ').expect("a time and the rest");
-        assert!(time.ends_with('Z') && time.len() == 20, "{line:?}");
-        rest.to_owned()
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn watch_prints_each_change_of_the_srv_records_and_stops_on_sigterm() {
     let zone = Zone::start();
     zone.set(&[(10, 5, 8080, "b.sd.test."), (20, 1, 8081, "a.sd.test.")]);
     let nameserver = zone.addr.to_string();
-    let mut watch = Watch::spawn(&[
+    let mut watch = Sd::spawn(&[
         "dns",
         "watch",
         SRV_NAME,
@@ -167,19 +118,7 @@ fn watch_prints_each_change_of_the_srv_records_and_stops_on_sigterm() {
     zone.set(&[(10, 5, 8080, "b.sd.test.")]);
     assert_eq!(watch.entry(), "b.sd.test:8080=10/5");
 
-    let sent = Command::new("kill")
-        .args(["-TERM", &watch.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = watch.child.try_wait().expect("wait for sd") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "sd still running after SIGTERM");
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = watch.terminate();
     assert!(status.success(), "{status}");
 }
 
