@@ -269,6 +269,23 @@ async fn a_failing_call_names_its_instance() {
     assert_eq!(error.to_string(), "10.0.0.2:80: 10.0.0.2:80 refused");
     let source = std::error::Error::source(&error).map(ToString::to_string);
     assert_eq!(source.as_deref(), Some("10.0.0.2:80 refused"));
+
+    // After discovery changes the list (the failing instance moves from index 1 to 2),
+    // a failure still names its own instance: the clone's lease follows the list.
+    let mut reader = endpointer.clone();
+    cache.update(Instances::new([
+        "10.0.0.0:80",
+        "10.0.0.1:80",
+        "10.0.0.2:80",
+    ]));
+    bounded("the new list", reader.changed()).await;
+    let mut failed = Vec::new();
+    for n in 2..5 {
+        if let Err(error) = service.ready().await.unwrap().call(Req::new(n)).await {
+            failed.push(error.instance().map(|i| i.id().to_owned()));
+        }
+    }
+    assert_eq!(failed, [Some("10.0.0.2:80".to_owned())]);
 }
 
 /// An endpoint whose readiness fails.
