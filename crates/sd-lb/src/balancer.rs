@@ -71,6 +71,8 @@ impl<T: Balancer + ?Sized> Balancer for Box<T> {
 pub struct Pick<'a, E> {
     list: &'a Endpoints<E>,
     index: usize,
+    /// `list[index]`, looked up once, when the pick was made.
+    endpoint: &'a Endpoint<E>,
 }
 
 impl<E> Clone for Pick<'_, E> {
@@ -83,15 +85,20 @@ impl<E> Copy for Pick<'_, E> {}
 
 impl<'a, E> Pick<'a, E> {
     /// The endpoint at `index` of `list`; `None` when `index` is out of range.
+    #[inline]
     pub fn new(list: &'a Endpoints<E>, index: usize) -> Option<Self> {
-        (index < list.len()).then_some(Self { list, index })
+        let endpoint = list.get(index)?;
+        Some(Self {
+            list,
+            index,
+            endpoint,
+        })
     }
 
     /// The endpoint picked.
     #[inline]
     pub fn endpoint(self) -> &'a Endpoint<E> {
-        // In range: checked when the pick was made, and the list is immutable.
-        &self.list[self.index]
+        self.endpoint
     }
 
     /// The list the endpoint was picked from.
@@ -105,18 +112,4 @@ impl<'a, E> Pick<'a, E> {
     pub fn index(self) -> usize {
         self.index
     }
-}
-
-/// The part every balancer shares: turn the source's failure or emptiness into an
-/// [`Error`], let `choose` pick an index in `0..len`, and lend that pick.
-#[inline]
-pub(crate) fn pick<E>(
-    endpoints: Result<&Endpoints<E>, sd_core::Error>,
-    choose: impl FnOnce(usize) -> usize,
-) -> Result<Pick<'_, E>, Error> {
-    let list = endpoints.map_err(Error::Discovery)?;
-    if list.is_empty() {
-        return Err(Error::NoEndpoints);
-    }
-    Pick::new(list, choose(list.len())).ok_or(Error::NoEndpoints)
 }

@@ -5,7 +5,6 @@ use std::task::{Context, Poll};
 
 use sd_core::{EndpointSource, WyRand};
 
-use crate::balancer::pick;
 use crate::{Balancer, Error, Pick};
 
 /// Picks an endpoint uniformly at random.
@@ -60,6 +59,7 @@ impl<S: Clone> Clone for Random<S> {
 
 /// Maps a uniform 64-bit value onto `0..len` by multiply-and-shift (Lemire). The bias is
 /// at most `len / 2^64`, far below anything measurable, and there is no division.
+#[inline]
 fn below(random: u64, len: usize) -> usize {
     let wide = u128::from(random) * len as u128;
     // The high half of a 64×64-bit product with `len` is always below `len`.
@@ -74,10 +74,10 @@ where
 
     #[inline]
     fn pick(&mut self) -> Result<Pick<'_, S::Endpoint>, Error> {
-        let generator = &mut self.generator;
-        pick(self.source.endpoints(), |len| {
-            below(generator.next_u64(), len)
-        })
+        let list = self.source.endpoints().map_err(Error::Discovery)?;
+        // An empty list gives index 0, which `Pick::new` refuses: one comparison for both.
+        let index = below(self.generator.next_u64(), list.len());
+        Pick::new(list, index).ok_or(Error::NoEndpoints)
     }
 
     fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -99,9 +99,10 @@ mod tests {
 
     #[test]
     fn below_stays_in_range() {
-        for len in [1, 2, 7, 1000] {
+        for len in [1, 2, 7, 1000, u32::MAX as usize, usize::MAX] {
             assert_eq!(below(0, len), 0);
             assert_eq!(below(u64::MAX, len), len - 1);
         }
+        assert_eq!(below(u64::MAX, 0), 0);
     }
 }

@@ -7,9 +7,8 @@ use std::task::{Context, Poll};
 
 use crossbeam_utils::CachePadded;
 
-use sd_core::EndpointSource;
+use sd_core::{EndpointSource, Endpoints};
 
-use crate::balancer::pick;
 use crate::{Balancer, Error, Pick};
 
 /// Picks endpoints in turn.
@@ -111,20 +110,18 @@ where
 
     #[inline]
     fn pick(&mut self) -> Result<Pick<'_, S::Endpoint>, Error> {
-        let next = &mut self.next;
-        let counter = &self.counter;
-        pick(self.source.endpoints(), |len| {
-            let index = *next;
-            if index < len {
-                *next = index + 1;
-                index
-            } else if index == SHARED {
-                // Relaxed: picks need a fair share, not an order relative to other memory.
-                counter.fetch_add(1, Ordering::Relaxed) % len
-            } else {
-                restart(next, counter, len)
+        let list = self.source.endpoints().map_err(Error::Discovery)?;
+        let index = self.next;
+        // One comparison covers every case but the common one: an empty list, a clone
+        // that has not picked, the shared counter, and a cursor at or beyond the end.
+        match Pick::new(list, index) {
+            Some(pick) => {
+                self.next = index + 1;
+                Ok(pick)
             }
-        })
+            None if index == SHARED => shared(&self.counter, list),
+            None => restart(&mut self.next, &self.counter, list),
+        }
     }
 
     fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -132,18 +129,38 @@ where
     }
 }
 
-/// The index to pick for a clone's first pick, or after the set shrank below its cursor:
-/// out of line, so that the common pick is a comparison and an increment.
+/// A pick of go-kit's round robin: the next index of the one counter all clones share.
+#[inline]
+fn shared<'a, E>(counter: &AtomicUsize, list: &'a Endpoints<E>) -> Result<Pick<'a, E>, Error> {
+    let len = list.len();
+    if len == 0 {
+        return Err(Error::NoEndpoints);
+    }
+    // Relaxed: picks need a fair share, not an order relative to other memory.
+    let index = counter.fetch_add(1, Ordering::Relaxed) % len;
+    Pick::new(list, index).ok_or(Error::NoEndpoints)
+}
+
+/// The pick of a clone whose cursor is not an index of the list: out of line, so that the
+/// common pick is a comparison and an increment.
 #[cold]
 #[inline(never)]
-fn restart(next: &mut usize, counter: &AtomicUsize, len: usize) -> usize {
+fn restart<'a, E>(
+    next: &mut usize,
+    counter: &AtomicUsize,
+    list: &'a Endpoints<E>,
+) -> Result<Pick<'a, E>, Error> {
+    let len = list.len();
     let index = match *next {
-        NOT_STARTED => counter.fetch_add(1, Ordering::Relaxed) % len,
-        // The set shrank below the cursor: wrap.
+        _ if len == 0 => return Err(Error::NoEndpoints),
+        NOT_STARTED => return shared(counter, list).inspect(|pick| *next = pick.index() + 1),
+        // Past the end: wrap (when the set shrank below the cursor, from where the cursor
+        // would have been).
+        beyond if beyond == len => 0,
         beyond => beyond % len,
     };
     *next = index + 1;
-    index
+    Pick::new(list, index).ok_or(Error::NoEndpoints)
 }
 
 impl<S: fmt::Debug> fmt::Debug for RoundRobin<S> {
