@@ -182,12 +182,16 @@ pub(crate) struct Spare<S, C> {
 pub struct RetryService<S, C> {
     inner: S,
     spare: Arc<Spare<S, C>>,
+    /// This clone's requests not yet paid into the budget, and the budget, held here so
+    /// that counting a request does not chase the spare's pointers.
     deposits: Deposits,
+    budget: Arc<RetryBudget>,
 }
 
 impl<S: Clone, C> RetryService<S, C> {
     fn with_policy(inner: S, policy: Arc<Policy<C>>) -> Self {
         Self {
+            budget: policy.budget_arc(),
             spare: Spare::new(inner.clone(), policy),
             inner,
             deposits: Deposits::default(),
@@ -230,7 +234,7 @@ impl<S: Clone, C> Clone for RetryService<S, C> {
 
 impl<S, C> Drop for RetryService<S, C> {
     fn drop(&mut self) {
-        self.deposits.pay(&self.spare.policy.budget);
+        self.deposits.pay(&self.budget);
     }
 }
 
@@ -258,12 +262,14 @@ where
     type Error = BoxError;
     type Future = RetryFuture<S, C, Req>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        self.deposits.count(&self.spare.policy.budget);
+        self.deposits.count(&self.budget);
         // The service polled ready makes the first attempt (it may hold a reservation).
         let first = self.inner.call(request.clone());
         RetryFuture::first(first, request, Arc::clone(&self.spare))
@@ -272,6 +278,7 @@ where
 
 impl<S: Service<Req>, C, Req> RetryFuture<S, C, Req> {
     /// The attempts of `request`, the first of which is `first`.
+    #[inline]
     pub(crate) fn first(first: S::Future, request: Req, spare: Arc<Spare<S, C>>) -> Self {
         Self {
             state: State::First {
@@ -311,7 +318,7 @@ pin_project_lite::pin_project! {
         },
         // The first attempt failed: the retries.
         Retrying {
-            retries: Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>,
+            retries: Retries<S::Response>,
         },
     }
 }
@@ -327,6 +334,7 @@ where
 {
     type Output = Result<S::Response, BoxError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let retries = match self.as_mut().project().state.project() {
             Projected::Retrying { retries } => return retries.as_mut().poll(cx),
@@ -339,7 +347,7 @@ where
                 First::Answered(response) => return Poll::Ready(Ok(response)),
                 First::TimedOut(error) => return Poll::Ready(Err(error)),
                 First::Failed(error, until) => match request.take() {
-                    Some(request) => Box::pin(retry(Arc::clone(spare), request, error, until)),
+                    Some(request) => retrying(Arc::clone(spare), request, error, until),
                     None => return Poll::Ready(Err(error.into())),
                 },
             },
@@ -417,8 +425,33 @@ where
     Poll::Ready(First::Failed(error, until))
 }
 
+/// The retries after a failed first attempt, boxed: out of line, so that the first
+/// attempt's poll, which inlines into callers, carries neither their state machine nor its
+/// stack frame.
+#[cold]
+#[inline(never)]
+pub(crate) fn retrying<S, C, Req>(
+    spare: Arc<Spare<S, C>>,
+    request: Req,
+    first: S::Error,
+    until: Option<Instant>,
+) -> Retries<S::Response>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: Send + 'static,
+    S::Error: Into<BoxError> + Send + 'static,
+    C: Callback<S::Error> + Send + Sync + 'static,
+    Req: Clone + Send + 'static,
+{
+    Box::pin(retry(spare, request, first, until))
+}
+
+/// A request's retries, under way.
+pub(crate) type Retries<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
 /// The retries after a failed first attempt, within the deadline `until` (`None`: none).
-pub(crate) async fn retry<S, C, Req>(
+async fn retry<S, C, Req>(
     spare: Arc<Spare<S, C>>,
     request: Req,
     first: S::Error,

@@ -10,7 +10,7 @@ use sd_core::BoxError;
 use sd_lb::{Balancer, Deposits, RetryBudget};
 use tower::Service;
 
-use crate::retry::{Callback, Deadline, First, RetryFuture, Spare, poll_first, retry};
+use crate::retry::{Callback, Deadline, First, Retries, RetryFuture, Spare, poll_first, retrying};
 use crate::service::{CallSpan, Leased, Picker, endpoint_error};
 use crate::{Balanced, Error, RetryLayer};
 
@@ -228,7 +228,7 @@ pin_project_lite::pin_project! {
         },
         // The first attempt failed: the retries.
         Retrying {
-            retries: Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>,
+            retries: Retries<S::Response>,
         },
     }
 }
@@ -285,7 +285,7 @@ where
                         match request.take() {
                             Some(request) => {
                                 let spare = Arc::clone(&lease.extra);
-                                Box::pin(retry(spare, request, error, until))
+                                retrying(spare, request, error, until)
                             }
                             None => return Poll::Ready(Err(error.into())),
                         }
