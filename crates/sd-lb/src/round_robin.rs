@@ -39,9 +39,10 @@ use crate::{Balancer, Error, Pick};
 /// ```
 pub struct RoundRobin<S> {
     source: S,
-    /// The index this clone picks next. It stays below the list's length on the fast
-    /// path, so one comparison covers every other case: [`NOT_STARTED`] until the first
-    /// pick, [`SHARED`] for go-kit's semantics, or a set that shrank below it.
+    /// The index this clone picks next. On the fast path it is an index of the list, so
+    /// one comparison with the list's length covers every other case: [`NOT_STARTED`]
+    /// until the first pick, [`SHARED`] for go-kit's semantics, the end of the list
+    /// (wrap), a set that shrank below it, and an empty list.
     next: usize,
     /// The sequence first picks take their start from, or go-kit's one counter; on cache
     /// lines of its own.
