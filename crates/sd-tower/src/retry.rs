@@ -426,8 +426,8 @@ where
 }
 
 /// The retries after a failed first attempt, boxed: out of line, so that the first
-/// attempt's poll, which inlines into callers, carries neither their state machine nor its
-/// stack frame.
+/// attempt's poll, which inlines into callers, carries neither the retry loop's state
+/// machine nor its stack frame.
 #[cold]
 #[inline(never)]
 pub(crate) fn retrying<S, C, Req>(
