@@ -11,58 +11,60 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Errors travel inside [`Event`](crate::Event)s to every subscriber, so they are cheap to
 /// clone (one reference-count increment) and comparable: two errors are equal when they are
 /// of the same kind and say the same thing, which lets the instance cache skip repeats of
-/// an identical failure.
+/// an identical failure. An error is one pointer, so a read's `Result` fits in two
+/// registers and the read path's success never goes through memory.
 #[derive(Clone)]
 pub struct Error {
-    repr: Repr,
+    repr: Arc<Repr>,
 }
 
-#[derive(Clone)]
 enum Repr {
-    Discovery(Arc<dyn std::error::Error + Send + Sync + 'static>),
+    Discovery(BoxError),
     Closed,
     NoRuntime,
 }
 
 impl Error {
+    fn new(repr: Repr) -> Self {
+        Self {
+            repr: Arc::new(repr),
+        }
+    }
+
     /// Wraps a backend's failure to produce the instance set (an unreachable server, a bad
     /// payload, ...). Its message is the backend error's message.
     pub fn discovery(source: impl Into<BoxError>) -> Self {
-        Self {
-            repr: Repr::Discovery(Arc::from(source.into())),
-        }
+        Self::new(Repr::Discovery(source.into()))
     }
 
     /// The error an [`Endpointer`](crate::Endpointer) returns once it has been closed.
     pub fn closed() -> Self {
-        Self { repr: Repr::Closed }
+        Self::new(Repr::Closed)
     }
 
     pub(crate) fn no_runtime() -> Self {
-        Self {
-            repr: Repr::NoRuntime,
-        }
+        Self::new(Repr::NoRuntime)
     }
 
     /// True when the discovery backend failed.
     pub fn is_discovery(&self) -> bool {
-        matches!(self.repr, Repr::Discovery(_))
+        matches!(*self.repr, Repr::Discovery(_))
     }
 
     /// True when the endpointer this came from has been closed.
     pub fn is_closed(&self) -> bool {
-        matches!(self.repr, Repr::Closed)
+        matches!(*self.repr, Repr::Closed)
     }
 
     /// True when a background task was needed but no Tokio runtime was running.
     pub fn is_no_runtime(&self) -> bool {
-        matches!(self.repr, Repr::NoRuntime)
+        matches!(*self.repr, Repr::NoRuntime)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
+        match &*self.repr {
             // Transparent: the backend's message is the message users need to see.
             Repr::Discovery(source) => fmt::Display::fmt(source, f),
             Repr::Closed => f.write_str("endpointer closed"),
@@ -73,7 +75,7 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
+        match &*self.repr {
             Repr::Discovery(source) => f.debug_tuple("Discovery").field(source).finish(),
             Repr::Closed => f.write_str("Closed"),
             Repr::NoRuntime => f.write_str("NoRuntime"),
@@ -83,7 +85,7 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.repr {
+        match &*self.repr {
             // Display already forwards the source's message; skip a level so error-chain
             // printers do not repeat it.
             Repr::Discovery(source) => source.source(),
@@ -94,10 +96,11 @@ impl std::error::Error for Error {
 
 impl PartialEq for Error {
     fn eq(&self, other: &Self) -> bool {
-        match (&self.repr, &other.repr) {
-            (Repr::Discovery(a), Repr::Discovery(b)) => {
-                Arc::ptr_eq(a, b) || a.to_string() == b.to_string()
-            }
+        if Arc::ptr_eq(&self.repr, &other.repr) {
+            return true;
+        }
+        match (&*self.repr, &*other.repr) {
+            (Repr::Discovery(a), Repr::Discovery(b)) => a.to_string() == b.to_string(),
             (Repr::Closed, Repr::Closed) | (Repr::NoRuntime, Repr::NoRuntime) => true,
             _ => false,
         }
@@ -121,6 +124,15 @@ mod tests {
         assert_eq!(a.to_string(), "connection refused");
         assert!(a.is_discovery() && !a.is_closed());
         assert!(Error::closed().is_closed());
+    }
+
+    #[test]
+    fn an_error_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<Result<&u8, Error>>(),
+            2 * std::mem::size_of::<usize>()
+        );
     }
 
     #[test]
