@@ -12,7 +12,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// clone (one reference-count increment) and comparable: two errors are equal when they are
 /// of the same kind and say the same thing, which lets the instance cache skip repeats of
 /// an identical failure. An error is one pointer, so a read's `Result` fits in two
-/// registers and the read path's success never goes through memory.
+/// registers.
 #[derive(Clone)]
 pub struct Error {
     repr: Arc<Repr>,
