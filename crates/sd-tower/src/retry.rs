@@ -182,19 +182,17 @@ pub(crate) struct Spare<S, C> {
 pub struct RetryService<S, C> {
     inner: S,
     spare: Arc<Spare<S, C>>,
-    /// This clone's requests not yet paid into the budget, and the budget, held here so
-    /// that counting a request does not chase the spare's pointers.
+    /// This clone's requests not yet paid into the budget (held here, so that counting a
+    /// request does not chase the spare's pointers).
     deposits: Deposits,
-    budget: Arc<RetryBudget>,
 }
 
 impl<S: Clone, C> RetryService<S, C> {
     fn with_policy(inner: S, policy: Arc<Policy<C>>) -> Self {
         Self {
-            budget: policy.budget_arc(),
+            deposits: Deposits::new(policy.budget_arc()),
             spare: Spare::new(inner.clone(), policy),
             inner,
-            deposits: Deposits::default(),
         }
     }
 }
@@ -232,12 +230,6 @@ impl<S: Clone, C> Clone for RetryService<S, C> {
     }
 }
 
-impl<S, C> Drop for RetryService<S, C> {
-    fn drop(&mut self) {
-        self.deposits.pay(&self.budget);
-    }
-}
-
 impl<S: std::fmt::Debug, C> std::fmt::Debug for RetryService<S, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let policy = &self.spare.policy;
@@ -269,7 +261,7 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        self.deposits.count(&self.budget);
+        self.deposits.count();
         // The service polled ready makes the first attempt (it may hold a reservation).
         let first = self.inner.call(request.clone());
         RetryFuture::first(first, request, Arc::clone(&self.spare))

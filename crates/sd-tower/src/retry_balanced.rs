@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use sd_core::BoxError;
-use sd_lb::{Balancer, Deposits, RetryBudget};
+use sd_lb::{Balancer, Deposits};
 use tower::Service;
 
 use crate::retry::{Callback, Deadline, First, Retries, RetryFuture, Spare, poll_first, retrying};
@@ -52,10 +52,9 @@ type RetrySpare<B, C> = Arc<Spare<Balanced<B>, C>>;
 /// ```
 pub struct RetryBalanced<B: Balancer, C> {
     picker: Picker<B, RetrySpare<B, C>>,
-    /// This clone's requests not yet paid into the budget, and the budget, held here so
-    /// that counting a request does not chase the spare's pointers.
+    /// This clone's requests not yet paid into the budget (held here, so that counting a
+    /// request does not chase the spare's pointers).
     deposits: Deposits,
-    budget: Arc<RetryBudget>,
 }
 
 impl<B: Balancer> Balanced<B> {
@@ -79,8 +78,7 @@ impl<B: Balancer + Clone, C> RetryBalanced<B, C> {
                 ready_timeout,
                 Spare::new(balanced, Arc::clone(policy)),
             ),
-            deposits: Deposits::default(),
-            budget: policy.budget_arc(),
+            deposits: Deposits::new(policy.budget_arc()),
         }
     }
 
@@ -130,12 +128,6 @@ impl<B: Balancer + Clone, C> Clone for RetryBalanced<B, C> {
     }
 }
 
-impl<B: Balancer, C> Drop for RetryBalanced<B, C> {
-    fn drop(&mut self) {
-        self.deposits.pay(&self.budget);
-    }
-}
-
 impl<B: Balancer + std::fmt::Debug, C> std::fmt::Debug for RetryBalanced<B, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let policy = self.picker.extra().policy();
@@ -170,7 +162,7 @@ where
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
-        self.deposits.count(&self.budget);
+        self.deposits.count();
         let state = match self.picker.take() {
             Some((lease, index, mut service)) => {
                 let span = CallSpan::new(&lease, index);

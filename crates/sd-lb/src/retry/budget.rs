@@ -7,7 +7,7 @@
 //! batches, and the window's clock is read only when a batch is paid or a retry asked for.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -131,38 +131,52 @@ impl Default for RetryBudget {
     }
 }
 
-/// One caller's tally of requests not yet paid into a shared [`RetryBudget`].
+/// One caller's tally of requests not yet paid into a shared [`RetryBudget`], and that
+/// budget.
 ///
 /// [`count`](Self::count) is a local increment; every 256 requests the tally is paid in
-/// one deposit, and what is left is paid before a retry is asked for and when the tally is
-/// dropped. So requests share nothing until a batch is due.
-#[derive(Debug, Default)]
+/// one deposit, and what is left is paid before a retry is asked for
+/// ([`withdraw`](Self::withdraw)) and when the tally is dropped. So requests share
+/// nothing until a batch is due.
+#[derive(Debug)]
 pub struct Deposits {
     unpaid: u32,
+    budget: Arc<RetryBudget>,
 }
 
 impl Deposits {
-    /// Counts one request, paying the tally into `budget` when a batch is due.
+    /// An empty tally for `budget`.
+    pub fn new(budget: Arc<RetryBudget>) -> Self {
+        Self { unpaid: 0, budget }
+    }
+
+    /// Counts one request, paying the tally when a batch is due.
     #[inline]
-    pub fn count(&mut self, budget: &RetryBudget) {
+    pub fn count(&mut self) {
         self.unpaid += 1;
         if self.unpaid >= BATCH {
-            self.pay(budget);
+            self.pay();
         }
     }
 
-    /// Pays what is counted into `budget`.
+    /// Pays what is counted.
     #[cold]
-    pub fn pay(&mut self, budget: &RetryBudget) {
+    fn pay(&mut self) {
         if self.unpaid > 0 {
-            budget.deposit(std::mem::take(&mut self.unpaid));
+            self.budget.deposit(std::mem::take(&mut self.unpaid));
         }
     }
 
-    /// Pays what is counted, then takes one retry from `budget`.
-    pub fn withdraw(&mut self, budget: &RetryBudget) -> bool {
-        self.pay(budget);
-        budget.withdraw()
+    /// Pays what is counted, then takes one retry from the budget.
+    pub fn withdraw(&mut self) -> bool {
+        self.pay();
+        self.budget.withdraw()
+    }
+}
+
+impl Drop for Deposits {
+    fn drop(&mut self) {
+        self.pay();
     }
 }
 
@@ -201,15 +215,21 @@ mod tests {
     }
 
     #[test]
-    fn a_tally_pays_in_batches_and_before_a_retry() {
-        let budget = RetryBudget::new(Duration::from_secs(10), 0, 100);
-        let mut tally = Deposits::default();
-        tally.count(&budget);
+    fn a_tally_pays_in_batches_before_a_retry_and_when_dropped() {
+        let budget = Arc::new(RetryBudget::new(Duration::from_secs(10), 0, 100));
+        let mut tally = Deposits::new(Arc::clone(&budget));
+        tally.count();
         assert!(!budget.withdraw(), "one request, not paid yet");
-        assert!(tally.withdraw(&budget), "paid before the retry");
+        assert!(tally.withdraw(), "paid before the retry");
         for _ in 0..BATCH {
-            tally.count(&budget);
+            tally.count();
         }
         assert_eq!(tally.unpaid, 0, "a full batch is paid at once");
+
+        let budget = Arc::new(RetryBudget::new(Duration::from_secs(10), 0, 100));
+        let mut tally = Deposits::new(Arc::clone(&budget));
+        tally.count();
+        drop(tally);
+        assert!(budget.withdraw(), "paid when the tally was dropped");
     }
 }
