@@ -61,6 +61,17 @@ fn round_robin_counter_holds_on_errors_and_survives_set_changes() {
     assert_eq!(rr.endpoint().unwrap().get_ref(), "c");
     assert_eq!(rr.endpoint().unwrap().get_ref(), "d");
     assert_eq!(rr.endpoint().unwrap().get_ref(), "a");
+    assert_eq!(rr.endpoint().unwrap().get_ref(), "b");
+    assert_eq!(rr.endpoint().unwrap().get_ref(), "c");
+    // An empty set fails the pick and leaves the cursor (at 3) where it was.
+    settle(&rt, &cache, &mut rr, &[]);
+    assert!(rr.endpoint().unwrap_err().is_no_endpoints());
+    // A set that shrank below the cursor: it wraps (3 of a set of 2 is index 1), and
+    // goes on in turn from there.
+    settle(&rt, &cache, &mut rr, &["a", "b"]);
+    assert_eq!(rr.endpoint().unwrap().get_ref(), "b");
+    assert_eq!(rr.endpoint().unwrap().get_ref(), "a");
+    assert_eq!(rr.endpoint().unwrap().get_ref(), "b");
 }
 
 #[test]
